@@ -1,0 +1,421 @@
+"""The network being drawn: a networkx DiGraph plus live validation.
+
+Nodes carry `type`, `params` (complete, checked), `label` and `pos`; edges carry `port`,
+the input slot at the target. Every operation either applies completely or raises
+GraphError with a message for the user and changes nothing. After each one, only the
+nodes whose inputs could have changed are re-measured (see `_revalidate`), and listeners
+hear what changed so that a view can follow the model.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import networkx as nx
+
+from blocks import REGISTRY, get_spec
+from blocks.spec import Fix, Shape
+
+from .analysis import NodeStats, fmt_shape, node_stats
+
+
+class GraphError(ValueError):
+    """An edit that was refused; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    node: str
+    message: str
+    fix: Fix | None = None
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    output_shape: Shape | None
+    params: int = 0
+    trainable_params: int = 0
+    macs: int = 0
+    activation_bytes: int = 0
+    problem: Problem | None = None
+    blocked: bool = False  # an upstream node has an error, so this one cannot be measured
+
+
+# Events sent to listeners: (kind, payload)
+#   "node_added" id | "node_removed" id | "node_changed" id (params, label)
+#   "node_moved" id | "edge_added" (src, dst, port) | "edge_removed" (src, dst, port)
+#   "info_changed" set of ids | "reset" None
+Listener = Callable[[str, Any], None]
+
+
+class NetGraph:
+    def __init__(self, name: str = "Untitled"):
+        self.name = name
+        self.g = nx.DiGraph()
+        self.info: dict[str, NodeInfo] = {}
+        self.graph_problems: list[Problem] = []  # problems of the whole graph (outputs, inputs)
+        self._listeners: list[Listener] = []
+        self._order: list[str] | None = None  # cached topological order
+        self._batch = 0
+        self._dirty: set[str] = set()
+        self._events: list[tuple[str, Any]] = []
+
+    # ---- listeners -------------------------------------------------------------
+    def subscribe(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def unsubscribe(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        self._events.append((kind, payload))
+
+    def batch(self) -> "_Batch":
+        """`with graph.batch():` runs several edits and re-validates once at the end."""
+        return _Batch(self)
+
+    def _done(self) -> None:
+        if self._batch:
+            return
+        changed = self._revalidate()
+        events, self._events = self._events, []
+        if changed:
+            events.append(("info_changed", changed))
+        for kind, payload in events:
+            for fn in list(self._listeners):
+                fn(kind, payload)
+
+    # ---- queries ---------------------------------------------------------------
+    def nodes(self) -> list[str]:
+        return list(self.g.nodes)
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        self._need(node_id)
+        return self.g.nodes[node_id]
+
+    def type_of(self, node_id: str) -> str:
+        return self.node(node_id)["type"]
+
+    def inputs_of(self, node_id: str) -> list[tuple[str, int]]:
+        """(source, port) of every edge into node_id, in port order."""
+        return sorted(((s, d["port"]) for s, _, d in self.g.in_edges(node_id, data=True)),
+                      key=lambda e: e[1])
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        return [(s, t, d["port"]) for s, t, d in self.g.edges(data=True)]
+
+    def topological_order(self) -> list[str]:
+        if self._order is None:
+            self._order = list(nx.lexicographical_topological_sort(self.g, key=_natural_key))
+        return self._order
+
+    def input_nodes(self) -> list[str]:
+        return [n for n in self.topological_order() if self.g.nodes[n]["type"] == "Input"]
+
+    def output_nodes(self) -> list[str]:
+        return [n for n in self.topological_order()
+                if self.g.out_degree(n) == 0 and self.g.nodes[n]["type"] != "Input"]
+
+    def problems(self) -> list[Problem]:
+        """Every root problem: nodes' own errors first (in graph order), then the graph's."""
+        own = [self.info[n].problem for n in self.topological_order() if self.info[n].problem]
+        return own + self.graph_problems
+
+    def free_port(self, node_id: str) -> int:
+        taken = {p for _, p in self.inputs_of(node_id)}
+        return next(i for i in itertools.count() if i not in taken)
+
+    # ---- edits -----------------------------------------------------------------
+    def add_node(self, type_id: str, params: dict[str, Any] | None = None, label: str = "",
+                 pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None) -> str:
+        if type_id not in REGISTRY:
+            raise GraphError(f"unknown block type {type_id!r}")
+        full, errors = get_spec(type_id).resolve(params)
+        if errors:
+            raise GraphError("; ".join(errors))
+        if node_id is None:
+            node_id = self._new_id()
+        elif node_id in self.g:
+            raise GraphError(f"a node with id {node_id!r} already exists")
+        if not isinstance(node_id, str) or not node_id:
+            raise GraphError("a node id must be a non-empty string")
+        self.g.add_node(node_id, type=type_id, params=full, label=str(label or ""),
+                        pos=(float(pos[0]), float(pos[1])))
+        self._order = None
+        self._dirty.add(node_id)
+        self._emit("node_added", node_id)
+        self._done()
+        return node_id
+
+    def remove_node(self, node_id: str) -> None:
+        self._need(node_id)
+        for s, t, d in list(self.g.in_edges(node_id, data=True)) + list(
+                self.g.out_edges(node_id, data=True)):
+            self._emit("edge_removed", (s, t, d["port"]))
+        self._dirty.update(self.g.successors(node_id))
+        self.g.remove_node(node_id)
+        self.info.pop(node_id, None)
+        self._order = None
+        self._emit("node_removed", node_id)
+        self._done()
+
+    def can_connect(self, src: str, dst: str, port: int | None = None) -> str | None:
+        """Why src → dst (into port) is refused, or None when it is allowed."""
+        if src not in self.g or dst not in self.g:
+            return "both ends must be nodes of this graph"
+        if src == dst:
+            return "a node cannot feed itself"
+        spec = get_spec(self.g.nodes[dst]["type"])
+        if spec.inputs == "none":
+            return f"{dst} is an Input: it takes no incoming connection"
+        if self.g.has_edge(src, dst):
+            return f"{src} is already connected to {dst}"
+        if nx.has_path(self.g, dst, src):
+            return f"connecting {src} → {dst} would make a cycle ({dst} already feeds {src})"
+        if port is not None:
+            if not isinstance(port, int) or isinstance(port, bool) or port < 0:
+                return f"port must be a whole number ≥ 0, not {port!r}"
+            if spec.inputs == "one" and port != 0:
+                return f"{dst} ({spec.type_id}) has a single input, port 0"
+            if any(p == port for _, p in self.inputs_of(dst)):
+                return f"input {port + 1} of {dst} is already connected"
+        elif spec.inputs == "one" and self.g.in_degree(dst):
+            return f"the input of {dst} is already connected — disconnect it first"
+        return None
+
+    def connect(self, src: str, dst: str, port: int | None = None) -> int:
+        reason = self.can_connect(src, dst, port)
+        if reason:
+            raise GraphError(reason)
+        if port is None:
+            port = self.free_port(dst)
+        self.g.add_edge(src, dst, port=port)
+        self._order = None
+        self._dirty.add(dst)
+        self._emit("edge_added", (src, dst, port))
+        self._done()
+        return port
+
+    def disconnect(self, src: str, dst: str) -> int:
+        if not self.g.has_edge(src, dst):
+            raise GraphError(f"{src} is not connected to {dst}")
+        port = self.g.edges[src, dst]["port"]
+        self.g.remove_edge(src, dst)
+        self._order = None
+        self._dirty.add(dst)
+        self._emit("edge_removed", (src, dst, port))
+        self._done()
+        return port
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        self.set_params(node_id, {name: value})
+
+    def set_params(self, node_id: str, values: dict[str, Any]) -> None:
+        data = self.node(node_id)
+        spec = get_spec(data["type"])
+        new = dict(data["params"])
+        for name, value in values.items():
+            p = spec.param_map.get(name)
+            if p is None:
+                raise GraphError(f"{spec.type_id} has no parameter {name!r}")
+            v, err = p.check(value)
+            if err:
+                raise GraphError(err)
+            new[name] = v
+        if new == data["params"]:
+            return
+        data["params"] = new
+        self._dirty.add(node_id)
+        self._emit("node_changed", node_id)
+        self._done()
+
+    def rename(self, node_id: str, label: str) -> None:
+        data = self.node(node_id)
+        if data["label"] != label:
+            data["label"] = str(label)
+            self._emit("node_changed", node_id)
+            self._done()
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        self.node(node_id)["pos"] = (float(pos[0]), float(pos[1]))
+        self._emit("node_moved", node_id)
+        self._done()
+
+    def insert_on_edge(self, src: str, dst: str, type_id: str,
+                       params: dict[str, Any] | None = None) -> str:
+        """Put a new node between src and dst, keeping dst's port; one validation pass."""
+        if not self.g.has_edge(src, dst):
+            raise GraphError(f"{src} is not connected to {dst}")
+        if type_id not in REGISTRY:
+            raise GraphError(f"unknown block type {type_id!r}")
+        _, errors = get_spec(type_id).resolve(params)
+        if errors:  # refuse before touching the graph, so nothing is half-applied
+            raise GraphError("; ".join(errors))
+        a, b = self.node(src)["pos"], self.node(dst)["pos"]
+        with self.batch():
+            port = self.disconnect(src, dst)
+            new = self.add_node(type_id, params, pos=((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+            self.connect(src, new, 0)
+            self.connect(new, dst, port)
+        return new
+
+    def apply_fix(self, problem: Problem) -> str:
+        """Carry out a problem's suggested fix; returns the id of the inserted node."""
+        if problem.fix is None:
+            raise GraphError("this problem has no automatic fix")
+        src = next((s for s, p in self.inputs_of(problem.node) if p == problem.fix.port), None)
+        if src is None:
+            raise GraphError(f"input {problem.fix.port + 1} of {problem.node} is not connected")
+        return self.insert_on_edge(src, problem.node, problem.fix.type_id, problem.fix.params)
+
+    # ---- whole-graph copies (undo snapshots, copy/paste, files) ---------------------
+    def to_dict(self) -> dict[str, Any]:
+        nodes = []
+        for n in self.g.nodes:
+            d = self.g.nodes[n]
+            entry = {"id": n, "type": d["type"], "params": copy.deepcopy(d["params"])}
+            if d["label"]:
+                entry["label"] = d["label"]
+            entry["pos"] = [d["pos"][0], d["pos"][1]]
+            nodes.append(entry)
+        edges = [{"source": s, "target": t, "port": p} for s, t, p in self.edges()]
+        return {"format": "netcanvas", "version": 1, "name": self.name,
+                "nodes": nodes, "edges": edges}
+
+    def load_dict(self, data: dict[str, Any]) -> None:
+        """Replace the whole graph with an already-checked project dict (see app.project)."""
+        with self.batch():
+            self.g.clear()
+            self.info.clear()
+            self._order = None
+            self._events.clear()
+            self.name = data.get("name", self.name)
+            for n in data["nodes"]:
+                self.add_node(n["type"], n.get("params"), n.get("label", ""),
+                              tuple(n.get("pos", (0, 0))), n["id"])
+            for e in data["edges"]:
+                self.connect(e["source"], e["target"], e.get("port", 0))
+            self._events = [("reset", None)]
+
+    # ---- validation ------------------------------------------------------------
+    def _revalidate(self) -> set[str]:
+        """Re-measure dirty nodes, then their successors only while outputs change."""
+        changed: set[str] = set()
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            pending = {n for n in dirty if n in self.g}
+            for n in self.topological_order():
+                if n not in pending:
+                    continue
+                new = self._measure(n)
+                old = self.info.get(n)
+                if new != old:
+                    self.info[n] = new
+                    changed.add(n)
+                    if old is None or (old.output_shape, old.blocked or old.problem is not None) != (
+                            new.output_shape, new.blocked or new.problem is not None):
+                        pending.update(self.g.successors(n))
+        self._check_whole_graph()
+        return changed
+
+    def _measure(self, n: str) -> NodeInfo:
+        d = self.g.nodes[n]
+        spec = get_spec(d["type"])
+        if spec.inputs == "none":
+            return self._measure_input(n, d)
+        ins = self.inputs_of(n)
+        if not ins:
+            return NodeInfo(None, problem=Problem(
+                n, f"{spec.type_id}: nothing is connected to its input — "
+                   f"connect an output to it or delete it"))
+        shapes = []
+        for src, _ in ins:
+            si = self.info.get(src)
+            if si is None or si.output_shape is None:
+                return NodeInfo(None, blocked=True)
+            shapes.append(si.output_shape)
+        st: NodeStats = node_stats(spec.type_id, d["params"], shapes)
+        if st.error:
+            return NodeInfo(None, problem=Problem(n, st.error, st.fix))
+        return NodeInfo(st.output_shape, st.params, st.trainable_params, st.macs,
+                        st.activation_bytes)
+
+    def _measure_input(self, n: str, d: dict[str, Any]) -> NodeInfo:
+        shape = tuple(d["params"]["shape"])
+        size = 4
+        for s in shape:
+            size *= s
+        return NodeInfo(shape, activation_bytes=size)
+
+    def _check_whole_graph(self) -> None:
+        problems = []
+        inputs = self.input_nodes()
+        for extra in inputs[1:]:
+            problems.append(Problem(extra, f"Input: a network has one Input for now, and "
+                                           f"{inputs[0]} is already one — delete this one"))
+        outs = [n for n in self.output_nodes() if self.info.get(n) and self.info[n].output_shape]
+        if len(outs) > 1:
+            names = ", ".join(outs)
+            for n in outs[:-1]:
+                problems.append(Problem(n, f"{self.g.nodes[n]['type']}: its output goes nowhere, "
+                                           f"but a network has one output (open ends: {names}) — "
+                                           f"connect it onward or delete it"))
+        if self.g.number_of_nodes() and not inputs:
+            first = self.topological_order()[0]
+            problems.append(Problem(first, "the network has no Input node — add one from the palette"))
+        self.graph_problems = problems
+
+    # ---- helpers ---------------------------------------------------------------
+    def _need(self, node_id: str) -> None:
+        if node_id not in self.g:
+            raise GraphError(f"there is no node {node_id!r}")
+
+    def _new_id(self) -> str:
+        used = {n for n in self.g.nodes}
+        i = self.g.number_of_nodes() + 1
+        while f"n{i}" in used:
+            i += 1
+        return f"n{i}"
+
+    # ---- totals ----------------------------------------------------------------
+    def totals(self) -> dict[str, Any]:
+        infos = [self.info[n] for n in self.g.nodes if n in self.info]
+        outs = self.output_nodes()
+        out_shape = self.info[outs[-1]].output_shape if len(outs) == 1 and outs[-1] in self.info else None
+        ins = self.input_nodes()
+        return {
+            "input_shape": list(self.info[ins[0]].output_shape) if ins else None,
+            "output_shape": list(out_shape) if out_shape else None,
+            "total_params": sum(i.params for i in infos),
+            "trainable_params": sum(i.trainable_params for i in infos),
+            "total_macs": sum(i.macs for i in infos),
+            "activation_bytes": sum(i.activation_bytes for i in infos),
+        }
+
+    def describe(self, node_id: str) -> str:
+        d = self.node(node_id)
+        return f"{node_id} ({d['type']}{': ' + d['label'] if d['label'] else ''}) → " \
+               f"{fmt_shape(self.info[node_id].output_shape) if node_id in self.info else '?'}"
+
+
+class _Batch:
+    def __init__(self, graph: NetGraph):
+        self.graph = graph
+
+    def __enter__(self):
+        self.graph._batch += 1
+        return self.graph
+
+    def __exit__(self, *exc):
+        self.graph._batch -= 1
+        self.graph._done()
+        return False
+
+
+def _natural_key(node_id: str) -> tuple:
+    """Sort ids like n2 < n10, so that tables and errors read in drawing order."""
+    import re
+    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", node_id) if t)

@@ -1,0 +1,86 @@
+"""The Keras-style summary of a graph, as rows, as text and as JSON."""
+from __future__ import annotations
+
+from typing import Any
+
+from .graph import NetGraph, fmt_shape
+
+
+def summary_rows(graph: NetGraph) -> list[dict[str, Any]]:
+    rows = []
+    for n in graph.topological_order():
+        d, info = graph.node(n), graph.info[n]
+        if info.problem:
+            error = info.problem.message
+        elif info.blocked:
+            error = "not measured: an input before it has a problem"
+        else:
+            error = None
+        rows.append({
+            "id": n,
+            "label": d["label"],
+            "type": d["type"],
+            "output_shape": list(info.output_shape) if info.output_shape else None,
+            "params": info.params,
+            "macs": info.macs,
+            "activation_bytes": info.activation_bytes,
+            "error": error,
+        })
+    return rows
+
+
+def summary_dict(graph: NetGraph) -> dict[str, Any]:
+    totals = graph.totals()
+    nodes = [{k: r[k] for k in ("id", "type", "output_shape", "params", "macs",
+                                 "activation_bytes", "error")} for r in summary_rows(graph)]
+    return {
+        "name": graph.name,
+        "input_shape": totals["input_shape"],
+        "output_shape": totals["output_shape"],
+        "total_params": totals["total_params"],
+        "trainable_params": totals["trainable_params"],
+        "total_macs": totals["total_macs"],
+        "nodes": nodes,
+        "errors": [{"node": p.node, "message": p.message} for p in graph.problems()],
+    }
+
+
+def human(n: int) -> str:
+    """1234567 → '1.23M' for status bars; exact figures stay in tables."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def summary_text(graph: NetGraph) -> str:
+    rows = summary_rows(graph)
+    table = [("Node", "Type", "Output shape", "Params", "MACs")]
+    for r in rows:
+        name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
+        shape = fmt_shape(tuple(r["output_shape"])) if r["output_shape"] else (
+            "ERROR" if r["error"] and not r["error"].startswith("not measured") else "?")
+        table.append((name, r["type"], shape, f"{r['params']:,}", f"{r['macs']:,}"))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    total_width = sum(widths) + 2 * 4
+
+    def line(row):
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths)))
+
+    t = graph.totals()
+    out = [f'Model: "{graph.name}"', "─" * total_width, line(table[0]), "═" * total_width]
+    out += [line(r) for r in table[1:]]
+    out += ["═" * total_width,
+            f"Total params: {t['total_params']:,}",
+            f"Trainable params: {t['trainable_params']:,}",
+            f"Non-trainable params: {t['total_params'] - t['trainable_params']:,}",
+            f"Total MACs: {t['total_macs']:,}",
+            f"Input shape: {fmt_shape(tuple(t['input_shape'])) if t['input_shape'] else '?'}",
+            f"Output shape: {fmt_shape(tuple(t['output_shape'])) if t['output_shape'] else '?'}",
+            "─" * total_width]
+    problems = graph.problems()
+    if problems:
+        out.append(f"{len(problems)} problem(s):")
+        out += [f"  {p.node}: {p.message}" for p in problems]
+    return "\n".join(out)

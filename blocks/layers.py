@@ -1,0 +1,143 @@
+"""Primitive layers: one module per primitive block type."""
+import torch
+import torch.nn as nn
+
+from .common import ConvBNAct, conv_padding, make_activation, pool_padding
+
+
+class ConvLayer(ConvBNAct):
+    """Conv2d block: conv (padding "same", "valid" or int) → optional BatchNorm → activation."""
+
+    def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, padding="same",
+                 dilation=1, groups=1, activation="relu", batch_norm=False):
+        super().__init__(in_channels, filters, kernel_size, stride,
+                         conv_padding(kernel_size, stride, dilation, padding),
+                         dilation, groups, batch_norm, activation)
+
+
+class DepthwiseSeparableConv(nn.Module):
+    """Depthwise k×k conv (groups=C, same padding) then pointwise 1×1, each conv-BN-act."""
+
+    def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, batch_norm=True,
+                 activation="relu"):
+        super().__init__()
+        self.depthwise = ConvBNAct(in_channels, in_channels, kernel_size, stride,
+                                   conv_padding(kernel_size, stride), groups=in_channels,
+                                   batch_norm=batch_norm, activation=activation)
+        self.pointwise = ConvBNAct(in_channels, filters, 1, batch_norm=batch_norm,
+                                   activation=activation)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class TransposedConvLayer(nn.Module):
+    """ConvTranspose2d (with bias) → activation, for upsampling."""
+
+    def __init__(self, in_channels, filters=64, kernel_size=2, stride=2, padding=0,
+                 activation="relu"):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(in_channels, filters, kernel_size, stride=stride,
+                                       padding=padding)
+        self.act = make_activation(activation)
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+class MaxPoolLayer(nn.MaxPool2d):
+    """Max-pool; stride None means stride = pool_size."""
+
+    def __init__(self, pool_size=2, stride=None, padding="valid"):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+
+
+class AvgPoolLayer(nn.AvgPool2d):
+    """Average-pool; stride None means stride = pool_size."""
+
+    def __init__(self, pool_size=2, stride=None, padding="valid"):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+
+
+class GlobalAvgPool(nn.Module):
+    """[C, H, W] → [C] by averaging over H and W."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class GlobalMaxPool(nn.Module):
+    """[C, H, W] → [C] by the maximum over H and W."""
+
+    def forward(self, x):
+        return x.amax(dim=(2, 3))
+
+
+class FlattenLayer(nn.Module):
+    """[C, H, W] → [C·H·W]."""
+
+    def forward(self, x):
+        return torch.flatten(x, 1)
+
+
+class LinearLayer(nn.Module):
+    """Fully connected layer on a flat input → activation."""
+
+    def __init__(self, in_features, units=10, activation="none"):
+        super().__init__()
+        self.linear = nn.Linear(in_features, units)
+        self.act = make_activation(activation)
+
+    def forward(self, x):
+        if x.dim() != 2:
+            raise ValueError(f"Linear needs a flat input, got {list(x.shape[1:])}")
+        return self.act(self.linear(x))
+
+
+class DropoutLayer(nn.Dropout):
+    """Dropout with probability `rate`."""
+
+    def __init__(self, rate=0.5):
+        super().__init__(p=rate)
+
+
+class BatchNormLayer(nn.Module):
+    """BatchNorm2d for a [C, H, W] input, BatchNorm1d for a flat [F] input."""
+
+    def __init__(self, num_features, flat=False):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(num_features) if flat else nn.BatchNorm2d(num_features)
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+class ActivationLayer(nn.Module):
+    """A standalone activation function (softmax is over the channel axis)."""
+
+    def __init__(self, function="relu"):
+        super().__init__()
+        self.act = make_activation(function)
+
+    def forward(self, x):
+        return self.act(x)
+
+
+class Concat(nn.Module):
+    """Joins its inputs on the channel axis, in input-port order."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
+
+
+class Add(nn.Module):
+    """Element-wise sum of inputs of identical shape."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            if x.shape != out.shape:
+                raise ValueError(f"Add needs inputs of identical shape, got "
+                                 f"{list(out.shape[1:])} and {list(x.shape[1:])}")
+            out = out + x
+        return out

@@ -1,0 +1,181 @@
+"""Declarative block specs: what a block is called, what it takes, and how it is built.
+
+A spec is data the rest of NetCanvas reads (file format, palette, inspector, exporters,
+docs); the module it builds is plain torch. Specs never import from `app`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch.nn as nn
+
+Shape = tuple[int, ...]  # per-sample shape, channels first: (C, H, W) or (F,)
+
+# Parameter kinds understood by the loader and the inspector.
+INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (
+    "int", "float", "bool", "choice", "kernel", "padding", "shape")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed parameter of a block.
+
+    kind: int | float | bool | choice | kernel (int or [kh, kw]) | padding ("same",
+    "valid" or int >= 0) | shape (list of 1 or 3 positive ints). `default=None` on a
+    param named `stride` of a pool means "same as pool_size".
+    """
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        """Return (normalised value, None) or (None, reason) for a user-given value."""
+        k = self.kind
+        if value is None and self.default is None:
+            return None, None
+        if k == INT or k == FLOAT:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None, f"{self.name} must be a number, not {_show(value)}"
+            if k == INT:
+                if isinstance(value, float) and not value.is_integer():
+                    return None, f"{self.name} must be a whole number, not {value}"
+                value = int(value)
+            else:
+                value = float(value)
+                if value != value or value in (float("inf"), float("-inf")):
+                    return None, f"{self.name} must be a finite number"
+            if self.min is not None and value < self.min:
+                return None, f"{self.name} must be at least {_num(self.min)}, not {_num(value)}"
+            if self.max is not None and value > self.max:
+                return None, f"{self.name} must be at most {_num(self.max)}, not {_num(value)}"
+            return value, None
+        if k == BOOL:
+            if not isinstance(value, bool):
+                return None, f"{self.name} must be true or false, not {_show(value)}"
+            return value, None
+        if k == CHOICE:
+            if value not in self.choices:
+                opts = ", ".join(str(c) for c in self.choices)
+                return None, f"{self.name} must be one of {opts}, not {_show(value)}"
+            return value, None
+        if k == KERNEL:
+            pair = _int_or_pair(value)
+            if pair is None:
+                return None, f"{self.name} must be a whole number or [h, w], not {_show(value)}"
+            lo = 1 if self.min is None else self.min
+            hi = self.max
+            for v in pair:
+                if v < lo or (hi is not None and v > hi):
+                    rng = f"{_num(lo)}..{_num(hi)}" if hi is not None else f">= {_num(lo)}"
+                    return None, f"{self.name} must be in {rng}, not {_show(value)}"
+            return (pair[0] if pair[0] == pair[1] and isinstance(value, int) else list(pair)), None
+        if k == PADDING:
+            if value in ("same", "valid"):
+                return value, None
+            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64:
+                return value, None
+            return None, f'{self.name} must be "same", "valid" or a whole number 0..64, not {_show(value)}'
+        if k == SHAPE:
+            if (not isinstance(value, (list, tuple)) or len(value) not in (1, 3)
+                    or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 65536
+                           for v in value)):
+                return None, f"{self.name} must be [C, H, W] (or [F]) of positive whole numbers, not {_show(value)}"
+            return list(value), None
+        raise ValueError(f"unknown param kind {k!r}")
+
+
+@dataclass(frozen=True)
+class Fix:
+    """An edit that repairs a problem in one step: insert a block on the edge into `port`."""
+    port: int  # 0-based input port of the failing node
+    type_id: str
+    params: dict[str, Any]
+    description: str  # e.g. "insert Conv2d(filters=64, kernel_size=1) on the edge into input 2"
+
+
+@dataclass(frozen=True)
+class CheckError:
+    message: str
+    fix: Fix | None = None
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A block type as the catalogue publishes it.
+
+    build(in_shapes, params) returns the nn.Module for one node, given the per-sample
+    shapes of its inputs in port order and its full (defaulted, checked) params. The
+    module's forward takes one tensor (inputs == "one") or one tensor per port
+    (inputs == "many"); an "none" block (Input) is never built.
+
+    check(in_shapes, params) returns a user-facing error (a message saying what is wrong
+    and what to do, as a str or as a CheckError carrying a Fix) before building, or None; it exists so that common mistakes get a message a
+    person understands rather than torch's. It must not reject what build accepts.
+    """
+    type_id: str
+    category: str
+    doc: str
+    params: tuple[Param, ...]
+    build: Callable[[list[Shape], dict[str, Any]], nn.Module] | None
+    inputs: str = "one"  # "none" | "one" | "many"
+    check: Callable[[list[Shape], dict[str, Any]], str | CheckError | None] | None = None
+    key_params: tuple[str, ...] = ()  # shown on the canvas node
+    builds: str = ""  # longer "what it builds" text for tooltips and docs
+    # The nn.Module class that build() instantiates and, for exporters, its constructor
+    # keyword arguments: build(in_shapes, params) == module(**module_args(in_shapes, params)).
+    module: type | None = None
+    module_args: Callable[[list[Shape], dict[str, Any]], dict[str, Any]] | None = None
+    param_map: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "param_map", {p.name: p for p in self.params})
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        """Fill defaults and check every given value; returns (params, problems)."""
+        out = self.defaults()
+        problems = []
+        for name, value in (params or {}).items():
+            p = self.param_map.get(name)
+            if p is None:
+                known = ", ".join(self.param_map) or "none"
+                problems.append(f"{self.type_id} has no parameter {name!r} (it has: {known})")
+                continue
+            v, err = p.check(value)
+            if err:
+                problems.append(err)
+            else:
+                out[name] = v
+        return out, problems
+
+
+def _int_or_pair(value: Any) -> tuple[int, int] | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        return value[0], value[1]
+    return None
+
+
+def pair(value: Any) -> tuple[int, int]:
+    """A kernel/stride value as (h, w)."""
+    p = _int_or_pair(value)
+    assert p is not None, value
+    return p
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def _show(value: Any) -> str:
+    s = repr(value)
+    return s if len(s) <= 40 else s[:37] + "..."

@@ -1,0 +1,14 @@
+"""Small builders shared by the tests."""
+from app.graph import NetGraph
+
+
+def chain(*layers, shape=(3, 32, 32), name="test"):
+    """Input → layers…; each layer is (type, params) or a type name. Returns (graph, ids)."""
+    g = NetGraph(name)
+    ids = [g.add_node("Input", {"shape": list(shape)})]
+    for layer in layers:
+        t, p = (layer, {}) if isinstance(layer, str) else layer
+        n = g.add_node(t, p)
+        g.connect(ids[-1], n)
+        ids.append(n)
+    return g, ids
