@@ -55,6 +55,7 @@ def se_args(in_shapes, params):
 
 def _with_arity(type_id, inputs, check):
     def checked(in_shapes, params):
+        in_shapes = [tuple(s) for s in in_shapes]
         if inputs == "one" and len(in_shapes) != 1:
             return (f"{type_id} takes one input but has {len(in_shapes)} — "
                     f"connect exactly one block to it")

@@ -11,7 +11,7 @@ class InceptionStem(nn.Module):
     """Stem of Inception-ResNet-v1 ("resnet_v1", → 256 channels) or of Inception-v4 and
     Inception-ResNet-v2 ("v4", → 384 channels); 299×299 → 35×35."""
 
-    def __init__(self, in_channels=3, variant="resnet_v1"):
+    def __init__(self, in_channels, variant="resnet_v1"):
         super().__init__()
         if variant not in ("resnet_v1", "v4"):
             raise ValueError(f"unknown InceptionStem variant {variant!r}")

@@ -96,7 +96,7 @@ def test_vgg16():
     ([("InceptionStem", dict(variant="v4")), ("InceptionResNetA", dict(variant="v2")),
       ("ReductionA", dict(k=256, l=256, m=384, n=384)),
       ("InceptionResNetB", dict(variant="v2")), ("ReductionB", dict(variant="resnet_v2")),
-      ("InceptionResNetC", dict(variant="v2"))], [2080, 8, 8]),
+      ("InceptionResNetC", dict(variant="v2"))], [1152 + 384 + 288 + 320, 8, 8]),
     ([("InceptionStem", dict(variant="v4")), ("ReductionA", {}), ("ReductionB", {})],
      [1536, 8, 8]),
 ], ids=["stem_v1", "stem_v4", "irv1", "irv2", "v4_reductions"])
@@ -115,7 +115,7 @@ DEFAULT_OUTPUTS = {
     "Conv2d": [64, 9, 9], "ConvTranspose2d": [64, 18, 18], "MaxPool2d": [8, 4, 4],
     "GlobalAvgPool": [8], "Flatten": [648], "Linear": [10], "Concat": [12, 9, 9],
     "VGGBlock": [64, 4, 4], "NaiveInception": [232, 9, 9], "Inception": [256, 9, 9],
-    "Bottleneck": [256, 9, 9], "ResNetStem": [64, 3, 3], "InceptionStem": [256, 3, 3],
+    "Bottleneck": [256, 9, 9], "ResNetStem": [64, 3, 3], "InceptionStem": [256, 2, 2],
     "InceptionResNetB": [8, 9, 9], "ReductionA": [8 + 384 + 256, 4, 4],
     "ReductionB": [8 + 192 + 320, 4, 4], "DenseBlock": [8 + 128, 9, 9],
 }
@@ -243,17 +243,22 @@ def test_size_and_rank_messages():
 # --- tightness: check() is None exactly when build + forward succeed ---------------------------
 
 def attempt(type_id, shapes, p, device):
+    """None if build + forward succeed with a non-empty output, else the failure.
+
+    (An empty output counts as a failure: torch returns a 0×0 tensor for some too-large
+    ConvTranspose2d paddings instead of raising, and the meta device is laxer there.)"""
     spec = get_spec(type_id)
     try:
         with torch.device(device), torch.no_grad():
             m = spec.build(shapes, p).eval()
-            m(*[torch.zeros(1, *s) for s in shapes])
-        return None
+            y = m(*[torch.zeros(1, *s) for s in shapes])
+        return None if y.numel() else f"empty output {list(y.shape)}"
     except Exception as e:  # noqa: BLE001 - any failure counts
         return e
 
 
 def assert_tight(type_id, shapes, p, real=True):
+    """check() is None exactly when build + forward succeed, on meta and on real tensors."""
     err = get_spec(type_id).check(shapes, p)
     for device in ("meta", "cpu") if real else ("meta",):
         exc = attempt(type_id, shapes, p, device)
@@ -287,7 +292,8 @@ PARAMS = {
 }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_check_is_tight_on_random_params(data):
     type_id = data.draw(st.sampled_from(sorted(PARAMS) + ["Concat", "Add"]), "type")
@@ -319,5 +325,5 @@ def test_block_size_thresholds_are_tight(type_id, params, sizes):
     p = resolve(type_id, **params)
     for n in sizes:
         for hw in ((n, n), (n, 31)):
-            assert_tight(type_id, [(4, *hw)], p, real=False)
-    assert_tight(type_id, [(64,)], p, real=False)
+            assert_tight(type_id, [(4, *hw)], p)
+    assert_tight(type_id, [(64,)], p)
