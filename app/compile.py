@@ -11,9 +11,11 @@ import re
 import torch.fx as fx
 import torch.nn as nn
 
-from blocks import get_spec
+from blocks import REGISTRY, get_spec
+from blocks.spec import Shape
 
 from .graph import NetGraph
+from .graph.composite import Definition, Definitions, measure
 
 
 class CompileError(ValueError):
@@ -25,6 +27,8 @@ def attribute_names(graph: NetGraph) -> dict[str, str]:
     names: dict[str, str] = {}
     used: set[str] = set()
     for n in graph.topological_order():
+        if graph.owner is not None and graph.type_of(n) == "Input":
+            continue  # a body's inputs are forward's arguments, not modules
         base = python_identifier(n, fallback="node")
         name, i = base, 2
         while name in used:
@@ -49,7 +53,51 @@ def python_identifier(text: str, fallback: str = "x") -> str:
 def build_node_module(graph: NetGraph, node_id: str) -> nn.Module:
     d = graph.node(node_id)
     shapes = [graph.info[s].output_shape for s, _ in graph.inputs_of(node_id)]
-    return get_spec(d["type"]).build(shapes, d["params"])
+    return build_block(graph.definitions, d["type"], d["params"], shapes, d.get("repeat", 1))
+
+
+def build_block(defs: Definitions, type_id: str, params: dict, in_shapes: list[Shape],
+                repeat: int = 1) -> nn.Module:
+    """One node's module: a catalogue block or a compiled composite; N copies in a
+    Sequential when it repeats (each built for the shape the one before it gives)."""
+    copies = []
+    shapes = in_shapes
+    for _ in range(repeat):
+        if type_id in REGISTRY:
+            copies.append(get_spec(type_id).build(shapes, params))
+        else:
+            copies.append(compile_definition(defs, defs[type_id], params, shapes))
+        if repeat > 1:
+            shapes = [measure(defs, type_id, params, shapes).output_shape]
+    return copies[0] if repeat == 1 else nn.Sequential(*copies)
+
+
+def compile_definition(defs: Definitions, d: Definition, params: dict,
+                       in_shapes: list[Shape]) -> fx.GraphModule:
+    """A composite instance as its own GraphModule (one forward argument per input)."""
+    body = d.body
+    names = attribute_names(body)
+    root = nn.Module()
+    fg = fx.Graph()
+    env: dict[str, fx.Node] = {}
+    shapes: dict[str, Shape] = {}
+    for i, (port, shape) in enumerate(zip(d.inputs, in_shapes)):
+        env[port] = fg.placeholder(f"x{i}" if len(d.inputs) > 1 else "x")
+        shapes[port] = shape
+    for n in body.topological_order():
+        if n in env:
+            continue
+        b = body.node(n)
+        ins = [shapes[s] for s, _ in body.inputs_of(n)]
+        p = d.body_params(n, params)
+        repeat = b.get("repeat", 1)
+        root.add_module(names[n], build_block(defs, b["type"], p, ins, repeat))
+        shapes[n] = measure(defs, b["type"], p, ins, repeat).output_shape
+        env[n] = fg.call_module(names[n], tuple(env[s] for s, _ in body.inputs_of(n)))
+    fg.output(env[d.output()])
+    module = fx.GraphModule(root, fg, class_name=d.name)
+    module.node_names = dict(names)
+    return module
 
 
 def compile_graph(graph: NetGraph) -> fx.GraphModule:

@@ -13,10 +13,10 @@ from typing import Any
 
 from blocks import REGISTRY, get_spec
 
-from .graph import NetGraph
+from .graph import GraphError, NetGraph
 
 FORMAT = "netcanvas"
-VERSION = 1
+VERSION = 2  # v2 adds composite definitions and repeat; v1 files open unchanged
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -41,34 +41,118 @@ def check_project(data: Any) -> list[str]:
     if data.get("format") != FORMAT:
         problems.append(f'"format" must be "{FORMAT}", not {data.get("format")!r}')
     version = data.get("version")
-    if version != VERSION:
+    if version not in (1, VERSION):
         if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
             problems.append(f"the file is format version {version}, made by a newer NetCanvas; "
                             f"this one reads version {VERSION} — update NetCanvas to open it")
         else:
-            problems.append(f'"version" must be {VERSION}, not {version!r}')
+            problems.append(f'"version" must be 1 or {VERSION}, not {version!r}')
     if "name" in data and not isinstance(data["name"], str):
         problems.append('"name" must be a string')
-    nodes, edges = data.get("nodes"), data.get("edges", [])
+    v2 = version == VERSION
+    defs = data.get("definitions", [])
+    if "definitions" in data and not v2:
+        problems.append('"definitions" need "version": 2')
+    composites: dict[str, int] = {}  # name → number of inputs
+    if not isinstance(defs, list):
+        problems.append('"definitions" must be a list')
+        defs = []
+    for i, d in enumerate(defs):
+        problems += _check_definition(i, d, composites, defs, v2)
+    if not problems:
+        problems += _check_definition_cycles(defs)
+    unknown = set(data) - {"format", "version", "name", "nodes", "edges", "definitions"}
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    return problems + _check_body("", data.get("nodes"), data.get("edges", []), composites, v2)
+
+
+def _check_body(where: str, nodes: Any, edges: Any, composites: dict[str, int],
+                v2: bool) -> list[str]:
+    problems = []
     if not isinstance(nodes, list):
-        problems.append('"nodes" must be a list')
+        problems.append(f'{where}"nodes" must be a list')
         nodes = []
     if not isinstance(edges, list):
-        problems.append('"edges" must be a list')
+        problems.append(f'{where}"edges" must be a list')
         edges = []
     types: dict[str, str] = {}
     for i, n in enumerate(nodes):
-        problems += _check_node(i, n, types)
+        problems += [where + p for p in _check_node(i, n, types, composites, v2)]
     taken: dict[tuple[str, int], int] = {}
     pairs: set[tuple[str, str]] = set()
     for i, e in enumerate(edges):
-        problems += _check_edge(i, e, types, taken, pairs)
+        problems += [where + p for p in _check_edge(i, e, types, taken, pairs, composites)]
     if not problems:
-        problems += _check_acyclic(edges)
+        problems += [where + p for p in _check_acyclic(edges)]
     return problems
 
 
-def _check_node(i: int, n: Any, types: dict[str, str]) -> list[str]:
+def _check_definition(i: int, d: Any, composites: dict[str, int], all_defs: list,
+                      v2: bool) -> list[str]:
+    from .graph.composite import MAX_REPEAT, check_color  # noqa: F401
+    where = f"definitions[{i}]"
+    if not isinstance(d, dict):
+        return [f"{where}: must be an object"]
+    name = d.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        return [f"{where}: \"name\" must be a non-empty string of at most 100 characters"]
+    where = f"{where} ({name})"
+    out = []
+    if name in REGISTRY or name in composites:
+        out.append(f"{where}: the name {name!r} is already taken")
+    if "color" in d and not check_color(d["color"]):
+        out.append(f"{where}: \"color\" must look like #rrggbb")
+    if "doc" in d and not isinstance(d["doc"], str):
+        out.append(f"{where}: \"doc\" must be a string")
+    inputs = d.get("inputs")
+    others = {e.get("name"): len(e.get("inputs") or []) for e in all_defs
+              if isinstance(e, dict) and isinstance(e.get("name"), str)}
+    out += _check_body(f"{where}: ", d.get("nodes"), d.get("edges", []), others, v2)
+    ids = {n.get("id"): n.get("type") for n in d.get("nodes") or [] if isinstance(n, dict)}
+    if not isinstance(inputs, list) or not inputs or any(ids.get(x) != "Input" for x in inputs):
+        out.append(f"{where}: \"inputs\" must list its Input nodes (one per input port)")
+    elif len(set(inputs)) != len(inputs) or len(inputs) != sum(
+            1 for t in ids.values() if t == "Input"):
+        out.append(f"{where}: \"inputs\" must list each of its Input nodes once")
+    exposed = d.get("exposed", [])
+    if not isinstance(exposed, list):
+        out.append(f"{where}: \"exposed\" must be a list")
+        exposed = []
+    for j, e in enumerate(exposed):
+        if (not isinstance(e, dict) or not isinstance(e.get("name"), str)
+                or not e["name"].isidentifier() or e.get("node") not in ids
+                or not isinstance(e.get("param"), str)):
+            out.append(f"{where}: exposed[{j}] must be {{name, node, param}} naming a node inside")
+            continue
+        t = ids[e["node"]]
+        if t in REGISTRY and e["param"] not in get_spec(t).param_map:
+            out.append(f"{where}: exposed[{j}]: {t} has no parameter {e['param']!r}")
+    unknown = set(d) - {"name", "color", "doc", "inputs", "exposed", "nodes", "edges"}
+    if unknown:
+        out.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    composites[name] = len(inputs) if isinstance(inputs, list) else 1
+    return out
+
+
+def _check_definition_cycles(defs: list[dict]) -> list[str]:
+    import networkx as nx
+    names = {d["name"] for d in defs}
+    g = nx.DiGraph()
+    for d in defs:
+        for n in d["nodes"]:
+            if n["type"] in names:
+                g.add_edge(d["name"], n["type"])
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return []
+    path = " → ".join([u for u, _ in cycle] + [cycle[0][0]])
+    return [f"definitions: a block contains itself: {path}"]
+
+
+def _check_node(i: int, n: Any, types: dict[str, str], composites: dict[str, int],
+                v2: bool) -> list[str]:
     where = f"nodes[{i}]"
     if not isinstance(n, dict):
         return [f"{where}: must be an object"]
@@ -81,7 +165,11 @@ def _check_node(i: int, n: Any, types: dict[str, str]) -> list[str]:
     else:
         where = f"{where} ({nid})"
     t = n.get("type")
-    if t not in REGISTRY:
+    if t in composites:
+        params = n.get("params", {})
+        if not isinstance(params, dict):
+            out.append(f"{where}: \"params\" must be an object")
+    elif t not in REGISTRY:
         out.append(f"{where}: unknown block type {t!r}")
     else:
         params = n.get("params", {})
@@ -97,15 +185,21 @@ def _check_node(i: int, n: Any, types: dict[str, str]) -> list[str]:
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                        and abs(v) < 1e9 for v in pos)):
         out.append(f"{where}: \"pos\" must be [x, y] numbers")
-    unknown = set(n) - {"id", "type", "params", "label", "pos"}
+    if "repeat" in n:
+        r = n["repeat"]
+        if not v2:
+            out.append(f"{where}: \"repeat\" needs \"version\": 2")
+        elif not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= 64:
+            out.append(f"{where}: \"repeat\" must be a whole number 1..64, not {r!r}")
+    unknown = set(n) - {"id", "type", "params", "label", "pos", "repeat"}
     if unknown:
         out.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
     if isinstance(nid, str) and nid and nid not in types:
-        types[nid] = t if t in REGISTRY else ""
+        types[nid] = t if (t in REGISTRY or t in composites) else ""
     return out
 
 
-def _check_edge(i, e, types, taken, pairs) -> list[str]:
+def _check_edge(i, e, types, taken, pairs, composites) -> list[str]:
     where = f"edges[{i}]"
     if not isinstance(e, dict):
         return [f"{where}: must be an object"]
@@ -123,7 +217,10 @@ def _check_edge(i, e, types, taken, pairs) -> list[str]:
         return out
     where = f"{where} ({s} → {t})"
     ttype = types[t]
-    if ttype:
+    if ttype in composites:
+        if port >= composites[ttype]:
+            out.append(f"{where}: {t} ({ttype}) has {composites[ttype]} input(s), no port {port}")
+    elif ttype:
         spec = get_spec(ttype)
         if spec.inputs == "none":
             out.append(f"{where}: {t} is an Input and takes no incoming edge")
@@ -156,7 +253,10 @@ def project_from_dict(data: Any, path: str | os.PathLike | None = None) -> NetGr
     if problems:
         raise ProjectError(problems, path)
     graph = NetGraph(data.get("name") or (Path(path).stem if path else "Untitled"))
-    graph.load_dict(data)
+    try:
+        graph.load_dict(data)
+    except GraphError as exc:  # what only the model can judge: composite params, repeats
+        raise ProjectError([str(exc)], path) from None
     return graph
 
 

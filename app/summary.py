@@ -4,9 +4,36 @@ from __future__ import annotations
 from typing import Any
 
 from .graph import NetGraph, fmt_shape
+from .graph.composite import walk_body
 
 
-def summary_rows(graph: NetGraph) -> list[dict[str, Any]]:
+def _inner_rows(graph: NetGraph, n: str) -> list[dict[str, Any]]:
+    """Rows for the inside of a composite instance, as measured for this instance."""
+    d = graph.node(n)
+    definition = graph.definitions.get(d["type"])
+    info = graph.info[n]
+    if definition is None or info.output_shape is None:
+        return []
+    shapes = [graph.info[s].output_shape for s, _ in graph.inputs_of(n)]
+    rows = []
+    for inner, t, st in walk_body(graph.definitions, definition, d["params"], shapes):
+        b = definition.body.node(inner)
+        rows.append({"id": inner, "label": b["label"], "type": t,
+                     "repeat": b.get("repeat", 1),
+                     "output_shape": list(st.output_shape) if st.output_shape else None,
+                     "params": st.params, "macs": st.macs,
+                     "activation_bytes": st.activation_bytes, "error": st.error,
+                     "children": _inner_rows_of(definition.body, inner, t)})
+    return rows
+
+
+def _inner_rows_of(body: NetGraph, n: str, t: str) -> list[dict[str, Any]]:
+    return _inner_rows(body, n) if t in body.definitions and n in body.info else []
+
+
+def summary_rows(graph: NetGraph, nested: bool = True) -> list[dict[str, Any]]:
+    """One row per node in graph order; a composite's row has its inside as `children`
+    (each counted once per instance; a repeat ×N row counts all N copies)."""
     rows = []
     for n in graph.topological_order():
         d, info = graph.node(n), graph.info[n]
@@ -25,14 +52,23 @@ def summary_rows(graph: NetGraph) -> list[dict[str, Any]]:
             "macs": info.macs,
             "activation_bytes": info.activation_bytes,
             "error": error,
+            "repeat": d.get("repeat", 1),
+            "children": _inner_rows(graph, n) if nested else [],
         })
     return rows
 
 
 def summary_dict(graph: NetGraph) -> dict[str, Any]:
     totals = graph.totals()
-    nodes = [{k: r[k] for k in ("id", "type", "output_shape", "params", "macs",
-                                 "activation_bytes", "error")} for r in summary_rows(graph)]
+    nodes = []
+    for r in summary_rows(graph):
+        row = {k: r[k] for k in ("id", "type", "output_shape", "params", "macs",
+                                 "activation_bytes", "error")}
+        if r["repeat"] > 1:
+            row["repeat"] = r["repeat"]
+        if r["children"]:
+            row["children"] = r["children"]
+        nodes.append(row)
     return {
         "name": graph.name,
         "input_shape": totals["input_shape"],
@@ -53,14 +89,20 @@ def human(n: int) -> str:
     return str(n)
 
 
-def summary_text(graph: NetGraph) -> str:
-    rows = summary_rows(graph)
+def summary_text(graph: NetGraph, expand: bool = True) -> str:
     table = [("Node", "Type", "Output shape", "Params", "MACs")]
-    for r in rows:
-        name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
-        shape = fmt_shape(tuple(r["output_shape"])) if r["output_shape"] else (
-            "ERROR" if r["error"] and not r["error"].startswith("not measured") else "?")
-        table.append((name, r["type"], shape, f"{r['params']:,}", f"{r['macs']:,}"))
+
+    def add(rows, depth):
+        for r in rows:
+            name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
+            name = ("  " * depth + "└ " if depth else "") + name
+            kind = r["type"] + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
+            shape = fmt_shape(tuple(r["output_shape"])) if r["output_shape"] else (
+                "ERROR" if r["error"] and not r["error"].startswith("not measured") else "?")
+            table.append((name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}"))
+            if expand:
+                add(r.get("children", []), depth + 1)
+    add(summary_rows(graph, nested=expand), 0)
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     total_width = sum(widths) + 2 * 4
 

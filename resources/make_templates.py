@@ -23,9 +23,9 @@ class Builder:
         self.last = self.g.add_node("Input", {"shape": shape}, pos=(0, 0))
 
     def add(self, type_id: str, label: str = "", after: str | None = None, row: float = 0,
-            **params) -> str:
+            repeat: int = 1, **params) -> str:
         self.col += 1
-        n = self.g.add_node(type_id, params, label, pos=(self.col * DX, row * DY))
+        n = self.g.add_node(type_id, params, label, pos=(self.col * DX, row * DY), repeat=repeat)
         self.g.connect(after or self.last, n)
         self.last = n
         return n
@@ -94,15 +94,13 @@ def inception_resnet(version: int) -> NetGraph:
     v = f"v{version}"
     b = Builder(f"Inception-ResNet-{v}", [3, 299, 299])
     b.add("InceptionStem", "stem", variant="resnet_v1" if version == 1 else "v4")
-    for i in range(5):
-        b.add("InceptionResNetA", f"block35_{i + 1}", variant=v, scale=0.17)
+    # Repeats: 5× A, 10× B, 5× C, each one node drawn with a ×N badge.
+    b.add("InceptionResNetA", "block35", variant=v, scale=0.17, repeat=5)
     klmn = (192, 192, 256, 384) if version == 1 else (256, 256, 384, 384)
     b.add("ReductionA", "reduction_a", **dict(zip("klmn", klmn)))
-    for i in range(10):
-        b.add("InceptionResNetB", f"block17_{i + 1}", variant=v, scale=0.10)
+    b.add("InceptionResNetB", "block17", variant=v, scale=0.10, repeat=10)
     b.add("ReductionB", "reduction_b", variant=f"resnet_{v}")
-    for i in range(5):
-        b.add("InceptionResNetC", f"block8_{i + 1}", variant=v, scale=0.20)
+    b.add("InceptionResNetC", "block8", variant=v, scale=0.20, repeat=5)
     b.add("GlobalAvgPool")
     b.add("Dropout", rate=0.2)
     b.add("Linear", "logits", units=1000)

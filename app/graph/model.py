@@ -15,10 +15,11 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from blocks import REGISTRY, get_spec
+from blocks import REGISTRY
 from blocks.spec import Fix, Shape
 
-from .analysis import NodeStats, fmt_shape, node_stats
+from .analysis import NodeStats, fmt_shape
+from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
 
 
 class GraphError(ValueError):
@@ -51,8 +52,13 @@ Listener = Callable[[str, Any], None]
 
 
 class NetGraph:
-    def __init__(self, name: str = "Untitled"):
+    def __init__(self, name: str = "Untitled", definitions: Definitions | None = None,
+                 owner: str | None = None):
         self.name = name
+        # Composite block definitions, shared with the bodies of those definitions.
+        self.definitions = definitions if definitions is not None else Definitions()
+        self.definitions.graphs.add(self)
+        self.owner = owner  # the definition whose body this graph is, or None at the top
         self.g = nx.DiGraph()
         self.info: dict[str, NodeInfo] = {}
         self.graph_problems: list[Problem] = []  # problems of the whole graph (outputs, inputs)
@@ -129,13 +135,25 @@ class NetGraph:
         return next(i for i in itertools.count() if i not in taken)
 
     # ---- edits -----------------------------------------------------------------
+    def kind(self, type_id: str):
+        """The BlockSpec, or the composite Definition, behind a node type."""
+        try:
+            return get_kind(self, type_id)
+        except KeyError:
+            raise GraphError(f"unknown block type {type_id!r}") from None
+
     def add_node(self, type_id: str, params: dict[str, Any] | None = None, label: str = "",
-                 pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None) -> str:
-        if type_id not in REGISTRY:
-            raise GraphError(f"unknown block type {type_id!r}")
-        full, errors = get_spec(type_id).resolve(params)
+                 pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None,
+                 repeat: int = 1) -> str:
+        kind = self.kind(type_id)
+        if isinstance(kind, Definition) and self.owner and (
+                type_id == self.owner or self.owner in kind.uses()):
+            raise GraphError(f"{type_id} contains {self.owner}, so it cannot go inside "
+                             f"{self.owner}: a block cannot contain itself")
+        full, errors = kind.resolve(params)
         if errors:
             raise GraphError("; ".join(errors))
+        self._check_repeat(type_id, repeat)
         if node_id is None:
             node_id = self._new_id()
         elif node_id in self.g:
@@ -143,7 +161,7 @@ class NetGraph:
         if not isinstance(node_id, str) or not node_id:
             raise GraphError("a node id must be a non-empty string")
         self.g.add_node(node_id, type=type_id, params=full, label=str(label or ""),
-                        pos=(float(pos[0]), float(pos[1])))
+                        pos=(float(pos[0]), float(pos[1])), repeat=repeat)
         self._order = None
         self._dirty.add(node_id)
         self._emit("node_added", node_id)
@@ -168,8 +186,9 @@ class NetGraph:
             return "both ends must be nodes of this graph"
         if src == dst:
             return "a node cannot feed itself"
-        spec = get_spec(self.g.nodes[dst]["type"])
-        if spec.inputs == "none":
+        spec = self.kind(self.g.nodes[dst]["type"])
+        inputs = arity(spec)
+        if inputs == "none":
             return f"{dst} is an Input: it takes no incoming connection"
         if self.g.has_edge(src, dst):
             return f"{src} is already connected to {dst}"
@@ -178,11 +197,13 @@ class NetGraph:
         if port is not None:
             if not isinstance(port, int) or isinstance(port, bool) or port < 0:
                 return f"port must be a whole number ≥ 0, not {port!r}"
-            if spec.inputs == "one" and port != 0:
+            if inputs == "one" and port != 0:
                 return f"{dst} ({spec.type_id}) has a single input, port 0"
+            if isinstance(spec, Definition) and port >= len(spec.inputs):
+                return f"{dst} ({spec.type_id}) has {len(spec.inputs)} inputs"
             if any(p == port for _, p in self.inputs_of(dst)):
                 return f"input {port + 1} of {dst} is already connected"
-        elif spec.inputs == "one" and self.g.in_degree(dst):
+        elif inputs == "one" and self.g.in_degree(dst):
             return f"the input of {dst} is already connected — disconnect it first"
         return None
 
@@ -215,7 +236,7 @@ class NetGraph:
 
     def set_params(self, node_id: str, values: dict[str, Any]) -> None:
         data = self.node(node_id)
-        spec = get_spec(data["type"])
+        spec = self.kind(data["type"])
         new = dict(data["params"])
         for name, value in values.items():
             p = spec.param_map.get(name)
@@ -231,6 +252,51 @@ class NetGraph:
         self._dirty.add(node_id)
         self._emit("node_changed", node_id)
         self._done()
+
+    def set_repeat(self, node_id: str, repeat: int) -> None:
+        """Run the node's block `repeat` times in a row (N independent copies)."""
+        data = self.node(node_id)
+        self._check_repeat(data["type"], repeat)
+        if data.get("repeat", 1) != repeat:
+            data["repeat"] = repeat
+            self._dirty.add(node_id)
+            self._emit("node_changed", node_id)
+            self._done()
+
+    def _check_repeat(self, type_id: str, repeat: Any) -> None:
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
+            raise GraphError(f"repeat must be a whole number 1..{MAX_REPEAT}, not {repeat!r}")
+        if repeat > 1 and arity(self.kind(type_id)) != "one":
+            raise GraphError(f"{type_id} cannot repeat: only a block with one input can feed "
+                             f"its own output back in")
+
+    # ---- composite definitions -------------------------------------------------
+    def add_definition(self, d: Definition) -> None:
+        if d.name in REGISTRY or d.name in self.definitions:
+            raise GraphError(f"a block named {d.name!r} already exists — choose another name")
+        self.definitions[d.name] = d
+        d.body.subscribe(lambda kind, payload, name=d.name: self._body_changed(name, kind))
+        self.definitions.changed(d.name)
+
+    def remove_definition(self, name: str) -> Definition:
+        users = [n for g in list(self.definitions.graphs) for n in g.nodes() if g.type_of(n) == name]
+        if users:
+            raise GraphError(f"{name} is still used by {', '.join(users[:5])}")
+        d = self.definitions.pop(name)
+        self.definitions.changed(name)
+        return d
+
+    def _body_changed(self, name: str, kind: str) -> None:
+        if kind not in ("node_moved",):  # a move inside changes no instance
+            self.definitions.changed(name)
+
+    def _instances_changed(self, affected: set[str]) -> None:
+        hit = [n for n in self.g.nodes if self.g.nodes[n]["type"] in affected]
+        if hit:
+            self._dirty.update(hit)
+            for n in hit:
+                self._emit("node_changed", n)
+            self._done()
 
     def rename(self, node_id: str, label: str) -> None:
         data = self.node(node_id)
@@ -249,9 +315,7 @@ class NetGraph:
         """Put a new node between src and dst, keeping dst's port; one validation pass."""
         if not self.g.has_edge(src, dst):
             raise GraphError(f"{src} is not connected to {dst}")
-        if type_id not in REGISTRY:
-            raise GraphError(f"unknown block type {type_id!r}")
-        _, errors = get_spec(type_id).resolve(params)
+        _, errors = self.kind(type_id).resolve(params)
         if errors:  # refuse before touching the graph, so nothing is half-applied
             raise GraphError("; ".join(errors))
         a, b = self.node(src)["pos"], self.node(dst)["pos"]
@@ -272,7 +336,7 @@ class NetGraph:
         return self.insert_on_edge(src, problem.node, problem.fix.type_id, problem.fix.params)
 
     # ---- whole-graph copies (undo snapshots, copy/paste, files) ---------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, with_definitions: bool = True) -> dict[str, Any]:
         nodes = []
         for n in self.g.nodes:
             d = self.g.nodes[n]
@@ -280,10 +344,18 @@ class NetGraph:
             if d["label"]:
                 entry["label"] = d["label"]
             entry["pos"] = [d["pos"][0], d["pos"][1]]
+            if d.get("repeat", 1) != 1:
+                entry["repeat"] = d["repeat"]
             nodes.append(entry)
         edges = [{"source": s, "target": t, "port": p} for s, t, p in self.edges()]
-        return {"format": "netcanvas", "version": 1, "name": self.name,
-                "nodes": nodes, "edges": edges}
+        out = {"format": "netcanvas", "version": 1, "name": self.name,
+               "nodes": nodes, "edges": edges}
+        if with_definitions and self.definitions:
+            out["definitions"] = [d.to_dict() for d in self.definitions.values()]
+        if "definitions" in out or any("repeat" in n for n in nodes) or any(
+                "repeat" in n for d in out.get("definitions", ()) for n in d["nodes"]):
+            out["version"] = 2  # only files that use composites or repeats need v2
+        return out
 
     def load_dict(self, data: dict[str, Any]) -> None:
         """Replace the whole graph with an already-checked project dict (see app.project)."""
@@ -293,9 +365,13 @@ class NetGraph:
             self._order = None
             self._events.clear()
             self.name = data.get("name", self.name)
+            if self.owner is None:
+                self.definitions.clear()
+                for d in _definitions_in_dependency_order(data.get("definitions", [])):
+                    self.add_definition(definition_from_dict(d, self.definitions))
             for n in data["nodes"]:
                 self.add_node(n["type"], n.get("params"), n.get("label", ""),
-                              tuple(n.get("pos", (0, 0))), n["id"])
+                              tuple(n.get("pos", (0, 0))), n["id"], n.get("repeat", 1))
             for e in data["edges"]:
                 self.connect(e["source"], e["target"], e.get("port", 0))
             self._events = [("reset", None)]
@@ -323,8 +399,8 @@ class NetGraph:
 
     def _measure(self, n: str) -> NodeInfo:
         d = self.g.nodes[n]
-        spec = get_spec(d["type"])
-        if spec.inputs == "none":
+        spec = self.kind(d["type"])
+        if arity(spec) == "none":
             return self._measure_input(n, d)
         ins = self.inputs_of(n)
         if not ins:
@@ -337,7 +413,8 @@ class NetGraph:
             if si is None or si.output_shape is None:
                 return NodeInfo(None, blocked=True)
             shapes.append(si.output_shape)
-        st: NodeStats = node_stats(spec.type_id, d["params"], shapes)
+        st: NodeStats = measure(self.definitions, spec.type_id, d["params"], shapes,
+                                d.get("repeat", 1))
         if st.error:
             return NodeInfo(None, problem=Problem(n, st.error, st.fix))
         return NodeInfo(st.output_shape, st.params, st.trainable_params, st.macs,
@@ -353,7 +430,7 @@ class NetGraph:
     def _check_whole_graph(self) -> None:
         problems = []
         inputs = self.input_nodes()
-        for extra in inputs[1:]:
+        for extra in inputs[1:] if self.owner is None else []:  # a body has one per port
             problems.append(Problem(extra, f"Input: a network has one Input for now, and "
                                            f"{inputs[0]} is already one — delete this one"))
         outs = [n for n in self.output_nodes() if self.info.get(n) and self.info[n].output_shape]
@@ -419,3 +496,26 @@ def _natural_key(node_id: str) -> tuple:
     """Sort ids like n2 < n10, so that tables and errors read in drawing order."""
     import re
     return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", node_id) if t)
+
+
+def definition_from_dict(d: dict[str, Any], defs: Definitions) -> Definition:
+    """A Definition from its checked file form; its body shares `defs`."""
+    body = NetGraph(d["name"], defs, owner=d["name"])
+    body.load_dict({"name": d["name"], "nodes": d["nodes"], "edges": d["edges"]})
+    exposed: dict[str, list[tuple[str, str]]] = {}
+    for e in d.get("exposed", []):
+        exposed.setdefault(e["name"], []).append((e["node"], e["param"]))
+    return Definition(d["name"], body, list(d["inputs"]), exposed,
+                      d.get("color") or "#8e7cc3", d.get("doc", ""))
+
+
+def _definitions_in_dependency_order(defs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = {d["name"] for d in defs}
+    dg = nx.DiGraph()
+    for d in defs:
+        dg.add_node(d["name"])
+        for n in d["nodes"]:
+            if n["type"] in names:
+                dg.add_edge(n["type"], d["name"])  # used before user
+    by_name = {d["name"]: d for d in defs}
+    return [by_name[n] for n in nx.topological_sort(dg)]
