@@ -1,0 +1,304 @@
+"""Undo commands. Every change to the graph is one of these, and each changes the model only
+through NetGraph's public operations.
+
+Protocol: `apply()` does the edit the first time (it may raise GraphError, and then nothing
+changed and nothing is pushed); the stack's first `redo()` after the push is skipped.
+Commands that take things away (delete, disconnect, fix) undo by restoring a snapshot of the
+graph (`load_dict`), so that undo gives back exactly the graph before, ids, ports and the
+order of nodes and edges included.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from app.graph import GraphError, NetGraph, Problem
+
+MOVE_ID, PARAM_ID, RENAME_ID = 1001, 1002, 1003
+MERGE_SECONDS = 1.5
+
+
+class Command(QUndoCommand):
+    def __init__(self, doc, text: str):
+        super().__init__(text)
+        self.doc = doc
+        self._skip = True
+
+    @property
+    def graph(self) -> NetGraph:
+        return self.doc.graph
+
+    def apply(self) -> None:
+        self.do()
+
+    def redo(self) -> None:
+        if self._skip:
+            self._skip = False
+            return
+        self.do()
+
+    def do(self) -> None:
+        raise NotImplementedError
+
+    def undo(self) -> None:
+        raise NotImplementedError
+
+
+class SnapshotCommand(Command):
+    """Undo = restore the graph as it was before apply()."""
+
+    def apply(self) -> None:
+        self.before = self.graph.to_dict()
+        try:
+            self.do()
+        except GraphError:
+            self.graph.load_dict(self.before)  # all-or-nothing, also for several steps
+            raise
+
+    def undo(self) -> None:
+        self.graph.load_dict(self.before)
+
+
+class AddNode(Command):
+    def __init__(self, doc, type_id: str, params: dict | None, label: str,
+                 pos: tuple[float, float], connect_from: str | None = None):
+        super().__init__(doc, f"Add {type_id}")
+        self.type_id, self.params, self.label, self.pos = type_id, params, label, pos
+        self.node_id: str | None = None
+        self.connect_from = connect_from
+
+    def do(self) -> None:
+        g = self.graph
+        with g.batch():
+            self.node_id = g.add_node(self.type_id, self.params, self.label, self.pos, self.node_id)
+            if self.connect_from:
+                g.connect(self.connect_from, self.node_id)
+
+    def apply(self) -> None:
+        if self.connect_from and self.connect_from in self.graph.g:
+            # refuse before adding anything, so nothing is half-applied
+            self.node_id = self.graph.add_node(self.type_id, self.params, self.label, self.pos)
+            reason = self.graph.can_connect(self.connect_from, self.node_id)
+            if reason:
+                self.graph.remove_node(self.node_id)
+                raise GraphError(reason)
+            self.graph.connect(self.connect_from, self.node_id)
+        else:
+            self.connect_from = None
+            self.do()
+
+    def undo(self) -> None:
+        self.graph.remove_node(self.node_id)
+
+
+class Delete(SnapshotCommand):
+    def __init__(self, doc, nodes: list[str], edges: list[tuple[str, str]]):
+        n, e = len(nodes), len(edges)
+        what = (f"{n} node{'s' * (n != 1)}" if n else "") + (" and " if n and e else "") + \
+               (f"{e} connection{'s' * (e != 1)}" if e else "")
+        super().__init__(doc, f"Delete {what}")
+        self.nodes, self.edges = list(nodes), list(edges)
+
+    def do(self) -> None:
+        g = self.graph
+        with g.batch():
+            for s, t in self.edges:
+                if s not in self.nodes and t not in self.nodes and g.g.has_edge(s, t):
+                    g.disconnect(s, t)
+            for n in self.nodes:
+                g.remove_node(n)
+
+
+class Connect(Command):
+    def __init__(self, doc, src: str, dst: str, port: int | None):
+        super().__init__(doc, f"Connect {src} → {dst}")
+        self.src, self.dst, self.port = src, dst, port
+
+    def do(self) -> None:
+        self.port = self.graph.connect(self.src, self.dst, self.port)
+
+    def undo(self) -> None:
+        self.graph.disconnect(self.src, self.dst)
+
+
+class Disconnect(SnapshotCommand):
+    def __init__(self, doc, src: str, dst: str):
+        super().__init__(doc, f"Disconnect {src} → {dst}")
+        self.src, self.dst = src, dst
+
+    def do(self) -> None:
+        self.graph.disconnect(self.src, self.dst)
+
+
+class Reconnect(SnapshotCommand):
+    """Pull an edge off an input port and drop it on another one."""
+
+    def __init__(self, doc, old: tuple[str, str], src: str, dst: str, port: int | None):
+        super().__init__(doc, f"Reconnect {src} → {dst}")
+        self.old, self.src, self.dst, self.port = old, src, dst, port
+
+    def do(self) -> None:
+        g = self.graph
+        with g.batch():
+            g.disconnect(*self.old)
+            reason = g.can_connect(self.src, self.dst, self.port)
+            if reason:
+                raise GraphError(reason)
+            g.connect(self.src, self.dst, self.port)
+
+
+class Move(Command):
+    """Positions of several nodes; consecutive steps of one drag merge into one command."""
+
+    def __init__(self, doc, new: dict[str, tuple[float, float]], gesture: Any = None,
+                 text: str | None = None):
+        n = len(new)
+        super().__init__(doc, text or (f"Move {next(iter(new))}" if n == 1 else f"Move {n} nodes"))
+        self.new = dict(new)
+        self.old = {k: tuple(doc.graph.node(k)["pos"]) for k in new}
+        self.gesture = gesture
+
+    def id(self) -> int:
+        return MOVE_ID if self.gesture is not None else -1
+
+    def mergeWith(self, other) -> bool:
+        if not isinstance(other, Move) or other.gesture != self.gesture:
+            return False
+        for k, v in other.new.items():
+            self.old.setdefault(k, other.old[k])
+            self.new[k] = v
+        return True
+
+    def _set(self, positions) -> None:
+        g = self.graph
+        with g.batch():
+            for k, v in positions.items():
+                g.move(k, v)
+
+    def do(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+class SetParams(Command):
+    def __init__(self, doc, node: str, values: dict[str, Any], merge: bool = True):
+        name = ", ".join(values)
+        super().__init__(doc, f"Set {node}.{name}")
+        self.node = node
+        self.new = dict(values)
+        self.old = {k: doc.graph.node(node)["params"].get(k) for k in values}
+        self.merge = merge
+        self.stamp = time.monotonic()
+
+    def id(self) -> int:
+        return PARAM_ID if self.merge else -1
+
+    def mergeWith(self, other) -> bool:
+        if (not isinstance(other, SetParams) or other.node != self.node
+                or set(other.new) != set(self.new) or not other.merge
+                or other.stamp - self.stamp > MERGE_SECONDS):
+            return False
+        self.new = dict(other.new)
+        self.stamp = other.stamp
+        return True
+
+    def do(self) -> None:
+        self.graph.set_params(self.node, self.new)
+
+    def undo(self) -> None:
+        self.graph.set_params(self.node, self.old)
+
+
+class Rename(Command):
+    def __init__(self, doc, node: str, label: str):
+        super().__init__(doc, f"Rename {node}")
+        self.node, self.label = node, label
+        self.old = doc.graph.node(node)["label"]
+
+    def do(self) -> None:
+        self.graph.rename(self.node, self.label)
+
+    def undo(self) -> None:
+        self.graph.rename(self.node, self.old)
+
+
+class Paste(Command):
+    """Add a piece of graph (clipboard dict) with new ids, offset; edges among them kept."""
+
+    def __init__(self, doc, data: dict, offset: tuple[float, float], text: str = "Paste"):
+        super().__init__(doc, text)
+        self.data, self.offset = data, offset
+        self.ids: dict[str, str] = {}
+
+    def do(self) -> None:
+        g = self.graph
+        first = not self.ids
+        dx, dy = self.offset
+        with g.batch():
+            for n in self.data["nodes"]:
+                x, y = n.get("pos", (0, 0))
+                new = g.add_node(n["type"], n.get("params"), n.get("label", ""), (x + dx, y + dy),
+                                 None if first else self.ids[n["id"]])
+                self.ids[n["id"]] = new
+            for e in self.data["edges"]:
+                g.connect(self.ids[e["source"]], self.ids[e["target"]], e.get("port", 0))
+
+    def apply(self) -> None:
+        before = set(self.graph.g.nodes)
+        try:
+            self.do()
+        except GraphError:
+            with self.graph.batch():
+                for n in set(self.graph.g.nodes) - before:
+                    self.graph.remove_node(n)
+            raise
+
+    def undo(self) -> None:
+        g = self.graph
+        with g.batch():
+            for n in reversed(list(self.ids.values())):
+                g.remove_node(n)
+
+
+class ApplyFix(SnapshotCommand):
+    def __init__(self, doc, problem: Problem):
+        super().__init__(doc, f"Fix: {problem.fix.description}")
+        self.problem = problem
+        self.new_id: str | None = None
+        self.edge: tuple[str, str] | None = None
+
+    def do(self) -> None:
+        g = self.graph
+        if self.new_id is None:
+            src = next((s for s, p in g.inputs_of(self.problem.node) if p == self.problem.fix.port), None)
+            self.edge = (src, self.problem.node)
+            self.new_id = g.apply_fix(self.problem)
+        else:  # redo: the graph is as it was the first time, so the same id comes back
+            fix = self.problem.fix
+            g.insert_on_edge(self.edge[0], self.edge[1], fix.type_id, fix.params)
+
+
+class InsertOnEdge(SnapshotCommand):
+    def __init__(self, doc, src: str, dst: str, type_id: str, params: dict | None = None):
+        super().__init__(doc, f"Insert {type_id}")
+        self.src, self.dst, self.type_id, self.params = src, dst, type_id, params
+        self.node_id: str | None = None
+
+    def do(self) -> None:
+        self.node_id = self.graph.insert_on_edge(self.src, self.dst, self.type_id, self.params)
+
+
+class Layout(Command):
+    def __init__(self, doc, positions: dict[str, tuple[float, float]]):
+        super().__init__(doc, "Auto-layout")
+        self.move = Move(doc, positions)
+
+    def do(self) -> None:
+        self.move.do()
+
+    def undo(self) -> None:
+        self.move.undo()

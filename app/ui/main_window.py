@@ -1,0 +1,480 @@
+"""The editor window: palette, canvas, inspector, summary and problems panels, menus, a
+toolbar and a status bar with the totals."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+)
+
+from app.graph import NetGraph, fmt_shape
+from app.summary import human
+from blocks import CATEGORIES, REGISTRY
+
+from . import clipboard
+from .document import Document
+from .edge_item import EdgeItem
+from .export_ops import ExportMixin
+from .file_ops import FileOpsMixin
+from .inspector import Inspector
+from .layout import X_STEP, Y_GAP, auto_positions
+from .node_item import NodeItem
+from .palette import Palette
+from .panels import ProblemsPanel, SummaryPanel
+from .scene import GraphScene
+from .theme import apply_theme, icon, theme
+from .view import CanvasView
+
+OPEN_ZOOM = 0.8  # a newly opened network is shown at least this big
+
+SHORTCUTS = [
+    ("Add a block", "drag it from the palette, or double-click it (connects to the selected node)"),
+    ("Connect", "drag from an output port (right) to an input port (left) or onto a node"),
+    ("Disconnect", "drag an edge off its input port, or click the edge and press Del"),
+    ("Delete", "Del / Backspace"), ("Copy / Cut / Paste", "Ctrl+C / Ctrl+X / Ctrl+V"),
+    ("Duplicate", "Ctrl+D"), ("Select all", "Ctrl+A"), ("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"),
+    ("Zoom", "mouse wheel (around the cursor), Ctrl++ / Ctrl+−, Ctrl+0 = 100 %"),
+    ("Pan", "middle-drag, or hold Space and drag"), ("Fit all", "F"),
+    ("Auto-layout", "Ctrl+L"), ("Search blocks", "Ctrl+F"),
+    ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
+]
+
+
+class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
+    def __init__(self, graph: NetGraph | None = None, path=None, example: bool = True,
+                 recover: bool = False):
+        super().__init__()
+        self.setObjectName("NetCanvasMain")
+        self.doc = Document(parent=self)
+        self.scene = GraphScene(self.doc, self)
+        self.view = CanvasView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.setAcceptDrops(True)
+        self.setWindowIcon(icon("app"))
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._paste = (None, 0)
+        self._build_docks()
+        self._build_actions()
+        self._build_status()
+        self._connect()
+        self.start_autosave()
+        if graph is not None:
+            self.doc.replace(graph, path)
+        elif example:
+            self.open_example()
+        self.update_title()
+        self.update_recent_menu()
+        if recover:
+            self.offer_recovery()
+        self.resize(1400, 850)
+        self.view.setFocus()
+        self.fit_soon()
+
+    # ---- dialogs (tests replace these) -------------------------------------------------------
+    def ask(self, title: str, text: str, buttons: list[str]) -> str:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
+        made = {}
+        for i, label in enumerate(buttons):
+            role = (QMessageBox.ButtonRole.AcceptRole if i == 0 else
+                    QMessageBox.ButtonRole.RejectRole if label == "Cancel" else
+                    QMessageBox.ButtonRole.DestructiveRole)
+            made[box.addButton(label, role)] = label
+        box.setDefaultButton(next(iter(made)))
+        box.exec()
+        return made.get(box.clickedButton(), buttons[-1])
+
+    def warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    def info(self, title: str, text: str) -> None:
+        QMessageBox.information(self, title, text)
+
+    def open_path(self, caption: str, filt: str) -> str:
+        return QFileDialog.getOpenFileName(self, caption, "", filt)[0]
+
+    def save_path(self, caption: str, filt: str, suggested: str) -> str:
+        return QFileDialog.getSaveFileName(self, caption, suggested, filt)[0]
+
+    # ---- building ----------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        L, R, B = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
+                   Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.palette = Palette(self)
+        self.inspector = Inspector(self.doc, self)
+        self.summary = SummaryPanel(self.doc, self)
+        self.problems = ProblemsPanel(self.doc, self)
+        self.palette_dock = self._dock("Blocks", "palette", self.palette, L)
+        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector, R)
+        self.problems_dock = self._dock("Problems", "problems", self.problems, R)
+        self.summary_dock = self._dock("Summary", "summary", self.summary, B)
+        self.setCorner(Qt.Corner.BottomLeftCorner, L)
+        self.setCorner(Qt.Corner.BottomRightCorner, R)
+        self.train_panel = None
+        try:
+            from app.ui.train_panel import TrainPanel  # written separately; optional
+            self.train_panel = TrainPanel(self)
+        except Exception as exc:  # noqa: BLE001 - the editor works without it
+            self._train_error = exc
+        if self.train_panel is not None:
+            self.train_dock = self._dock("Train", "train", self.train_panel, B)
+            self.tabifyDockWidget(self.summary_dock, self.train_dock)
+            self.summary_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 265], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.summary_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, self.problems_dock], [480, 200], Qt.Orientation.Vertical)
+
+    def _act(self, text, slot, shortcut=None, icon_name=None, tip=None, canvas=False) -> QAction:
+        """An action; `canvas` ones (single keys: Del, F, M) work only while the canvas has
+        the focus, so that typing in the inspector never deletes or zooms."""
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if icon_name:
+            a.setIcon(icon(icon_name))
+            a.setData(icon_name)
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda _=False: slot())
+        if canvas:
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(a)
+        else:
+            self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.new_action = self._act("&New", self.new_document, K.New, "new", "New empty network")
+        self.open_action = self._act("&Open…", self.open_file, K.Open, "open", "Open a project")
+        self.save_action = self._act("&Save", self.save, K.Save, "save", "Save the project")
+        self.save_as_action = self._act("Save &As…", self.save_as, K.SaveAs)
+        self.quit_action = self._act("&Quit", self.close, K.Quit)
+        self.undo_action = self.doc.stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(K.Undo)
+        self.undo_action.setIcon(icon("undo"))
+        self.undo_action.setData("undo")
+        self.redo_action = self.doc.stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Shift+Z")]
+                                      if QKeySequence(K.Redo) != QKeySequence("Ctrl+Shift+Z")
+                                      else [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.redo_action.setIcon(icon("redo"))
+        self.redo_action.setData("redo")
+        self.addActions([self.undo_action, self.redo_action])
+        self.cut_action = self._act("Cu&t", self.cut, K.Cut, "cut")
+        self.copy_action = self._act("&Copy", self.copy, K.Copy, "copy")
+        self.paste_action = self._act("&Paste", self.paste, K.Paste, "paste")
+        self.duplicate_action = self._act("&Duplicate", self.duplicate, "Ctrl+D")
+        self.delete_action = self._act("&Delete", self.delete_selection,
+                                       [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
+                                       "delete", "Delete the selected nodes and connections", canvas=True)
+        self.select_all_action = self._act("Select &All", self.select_all, K.SelectAll)
+        self.layout_action = self._act("Auto-&layout", self.auto_layout, "Ctrl+L", "layout",
+                                       "Arrange the network in layers, left to right")
+        self.fit_action = self._act("&Fit All", lambda: self.view.fit_all(), "F", "fit",
+                                    "Show the whole network (F)", canvas=True)
+        self.zoom_in_action = self._act("Zoom &In", lambda: self.view.set_zoom(self.view.zoom() * 1.25),
+                                        [QKeySequence(K.ZoomIn), QKeySequence("Ctrl+=")], "zoom_in")
+        self.zoom_out_action = self._act("Zoom &Out", lambda: self.view.set_zoom(self.view.zoom() / 1.25),
+                                         K.ZoomOut, "zoom_out")
+        self.zoom_reset_action = self._act("&Actual Size", lambda: self.view.set_zoom(1.0), "Ctrl+0")
+        self.search_action = self._act("Search Blocks", self._focus_search, K.Find)
+        self.minimap_action = self._act("&Minimap", self._toggle_minimap, "M", "minimap", "Show the overview",
+                                        canvas=True)
+        self.minimap_action.setCheckable(True)
+        self.minimap_action.setChecked(True)
+        self.view.minimap.show()
+        self.export_python_action = self._act("&Python…", self.export_python)
+        self.export_onnx_action = self._act("&ONNX…", self.export_onnx)
+        self.export_diagram_action = self._act("&Diagram (SVG/PNG/PDF)…", self.export_diagram)
+        self.export_diagram_x_action = self._act("Diagram, Blocks &Expanded…",
+                                                 lambda: self.export_diagram(expanded=True))
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.new_action])
+        tm = m.addMenu("New from &Template")
+        from resources import templates
+        for name in templates():
+            tm.addAction(name, lambda n=name: self.new_document(n))
+        m.addAction(self.open_action)
+        self.recent_menu = m.addMenu("Open &Recent")
+        m.addSeparator()
+        m.addActions([self.save_action, self.save_as_action])
+        m.addSeparator()
+        em = m.addMenu("&Export")
+        em.setIcon(icon("export"))
+        em.addActions([self.export_python_action, self.export_onnx_action,
+                       self.export_diagram_action, self.export_diagram_x_action])
+        self.export_menu = em
+        m.addSeparator()
+        m.addAction(self.quit_action)
+        m = mb.addMenu("&Edit")
+        m.addActions([self.undo_action, self.redo_action])
+        m.addSeparator()
+        m.addActions([self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
+                      self.delete_action])
+        m.addSeparator()
+        m.addActions([self.select_all_action, self.layout_action, self.search_action])
+        m = mb.addMenu("&View")
+        m.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action,
+                      self.zoom_reset_action])
+        m.addSeparator()
+        m.addAction(self.minimap_action)
+        for dock in self.findChildren(QDockWidget):
+            m.addAction(dock.toggleViewAction())
+        m.addSeparator()
+        th = m.addMenu("&Theme")
+        for label, mode in (("Follow the system", None), ("Light", "light"), ("Dark", "dark")):
+            th.addAction(label, lambda mode=mode: self.set_theme(mode))
+        m = mb.addMenu("&Help")
+        m.addAction("&Keyboard and Mouse", self.show_shortcuts)
+        m.addAction("&About NetCanvas", lambda: self.info(
+            "About NetCanvas", "NetCanvas: draw convolutional networks, see every shape live, "
+                               "train them and export them to PyTorch or ONNX."))
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        tb.addActions([self.new_action, self.open_action, self.save_action])
+        tb.addSeparator()
+        tb.addActions([self.undo_action, self.redo_action, self.delete_action])
+        tb.addSeparator()
+        tb.addActions([self.layout_action, self.fit_action, self.zoom_in_action, self.zoom_out_action,
+                       self.minimap_action])
+        self.addToolBar(tb)
+        self.toolbar = tb
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.status_nodes = QLabel()
+        self.status_params = QLabel()
+        self.status_macs = QLabel()
+        self.status_output = QLabel()
+        self.status_problems = QLabel()
+        self.status_zoom = QLabel("100%")
+        for w in (self.status_nodes, self.status_params, self.status_macs, self.status_output,
+                  self.status_problems, self.status_zoom):
+            sb.addPermanentWidget(w)
+
+    def _connect(self) -> None:
+        self.doc.changed.connect(self.update_totals)
+        self.doc.modifiedChanged.connect(lambda _m: self.update_title())
+        self.doc.graphReplaced.connect(self._graph_replaced)
+        self.doc.message.connect(self.show_status)
+        self.scene.status.connect(lambda text: self.show_status(text, 8000) if text
+                                  else self.statusBar().clearMessage())
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.context_menu = self._context_menu
+        self.view.zoomChanged.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f}%"))
+        self.view.filesDropped.connect(self.open_dropped)
+        self.palette.blockActivated.connect(self.add_block)
+        self.summary.nodeClicked.connect(self.reveal)
+        self.problems.nodeClicked.connect(self.reveal)
+        theme.changed.connect(self._restyle)
+        if self.train_panel is not None:
+            self.train_panel.set_graph(self.doc.graph)
+
+    # ---- state shown -------------------------------------------------------------------------
+    def update_title(self) -> None:
+        name = self.doc.path.name if self.doc.path else self.doc.graph.name
+        self.setWindowTitle(f"{name}[*] — NetCanvas")
+        self.setWindowModified(self.doc.is_modified())
+        if not self.doc.is_modified():
+            self.autosave.remove()
+
+    def update_totals(self) -> None:
+        g = self.doc.graph
+        t = g.totals()
+        n = g.g.number_of_nodes()
+        self.status_nodes.setText(f"{n} node{'s' * (n != 1)}")
+        self.status_params.setText(f"{human(t['total_params'])} params")
+        self.status_params.setToolTip(f"{t['total_params']:,} parameters")
+        self.status_macs.setText(f"{human(t['total_macs'])} MACs")
+        self.status_macs.setToolTip(f"{t['total_macs']:,} multiply-accumulates per sample")
+        self.status_output.setText("output " + (fmt_shape(tuple(t["output_shape"]))
+                                                if t["output_shape"] else "?"))
+        k = len(g.problems())
+        self.status_problems.setText(f"⚠ {k} problem{'s' * (k != 1)}" if k else "✓ no problems")
+        self.status_problems.setStyleSheet(f"color: {'#D93025' if k else ''}")
+        self.problems_dock.setWindowTitle(f"Problems ({k})" if k else "Problems")
+
+    def show_status(self, text: str, ms: int = 6000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def _graph_replaced(self, graph) -> None:
+        self.update_title()
+        if self.train_panel is not None:
+            self.train_panel.set_graph(graph)
+
+    def _selection_changed(self) -> None:
+        nodes = self.scene.selected_nodes()
+        if len(nodes) == 1:
+            if self.inspector.node != nodes[0]:
+                self.inspector.set_node(nodes[0])
+            row = self.summary.row_of(nodes[0])
+            if row >= 0:
+                self.summary.table.selectRow(row)
+        else:
+            self.inspector.set_node(None, count=len(nodes))
+        has = bool(nodes)
+        for a in (self.cut_action, self.copy_action, self.duplicate_action):
+            a.setEnabled(has)
+        self.delete_action.setEnabled(has or bool(self.scene.selected_edges()))
+
+    def _restyle(self) -> None:
+        for a in self.findChildren(QAction):
+            if isinstance(a.data(), str):
+                a.setIcon(icon(a.data()))
+        self.problems.refresh()
+        self.summary.refresh()
+        self.view.viewport().update()
+
+    def set_theme(self, mode: str | None) -> None:
+        from PySide6.QtWidgets import QApplication
+        apply_theme(QApplication.instance(), mode)
+
+    def fit_soon(self) -> None:
+        """Fit the document in view once the window has its size (readable zoom at least)."""
+        QTimer.singleShot(0, lambda: self.view.fit_all(min_zoom=OPEN_ZOOM))
+
+    def reveal(self, node: str) -> None:
+        """Select a node and centre the canvas on it (problem and summary clicks)."""
+        item = self.scene.nodes.get(node)
+        if item is None:
+            return
+        self.scene.select_nodes([node])
+        self.view.center_on_node(item)
+
+    # ---- edit commands ---------------------------------------------------------------------------
+    def add_block(self, type_id: str) -> str | None:
+        """Palette double-click: add the block; with one node selected, place it to the right
+        of that node and connect it; the new node becomes the selection (so that a chain
+        grows by double-clicks)."""
+        g = self.doc.graph
+        sel = self.scene.selected_nodes()
+        src = sel[0] if len(sel) == 1 else None
+        if src is not None and REGISTRY[type_id].inputs != "none":
+            x, y = g.node(src)["pos"]
+            pos = self._free_spot(x + X_STEP, y)
+            new = self.doc.add_node(type_id, pos, connect_from=src) or self.doc.add_node(type_id, pos)
+        else:
+            c = self.view.mapToScene(self.view.viewport().rect().center())
+            new = self.doc.add_node(type_id, self._free_spot(round(c.x() - 80), round(c.y() - 40)))
+        if new:
+            self.scene.select_nodes([new])
+            item = self.scene.nodes[new]
+            if not self.view.mapToScene(self.view.viewport().rect()).boundingRect().contains(
+                    item.sceneBoundingRect()):
+                self.view.center_on_node(item)
+        return new
+
+    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
+        taken = [tuple(d["pos"]) for _, d in self.doc.graph.g.nodes(data=True)]
+        while any(abs(tx - x) < 150 and abs(ty - y) < 80 for tx, ty in taken):
+            y += Y_GAP
+        return (x, y)
+
+    def delete_selection(self) -> None:
+        self.doc.delete(self.scene.selected_nodes(), self.scene.selected_edges())
+
+    def select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
+
+    def copy(self) -> dict | None:
+        data = clipboard.copy(self.doc.graph, self.scene.selected_nodes())
+        if data:
+            self.show_status(f"Copied {len(data['nodes'])} node(s)")
+        return data
+
+    def cut(self) -> None:
+        if self.copy():
+            nodes = self.scene.selected_nodes()
+            if self.doc.delete(nodes) is None and self.doc.stack.count():
+                self.doc.stack.command(self.doc.stack.index() - 1).setText(f"Cut {len(nodes)} node(s)")
+
+    def paste(self, data: dict | None = None) -> list[str]:
+        """Paste as one undo step: new ids, shifted positions, the edges among them kept."""
+        data = data or clipboard.clipboard_piece()
+        if not data:
+            self.show_status("Nothing to paste: copy some nodes first")
+            return []
+        key = repr(data)
+        k = self._paste[1] + 1 if self._paste[0] == key else 1
+        self._paste = (key, k)
+        ids = self.doc.paste(data, (30.0 * k, 30.0 * k))
+        if ids:
+            self.scene.select_nodes(ids)
+            self.show_status(f"Pasted {len(ids)} node(s)")
+        return ids
+
+    def duplicate(self) -> list[str]:
+        nodes = self.scene.selected_nodes()
+        if not nodes:
+            return []
+        ids = self.doc.paste(clipboard.piece(self.doc.graph, nodes), (30.0, 30.0), "Duplicate")
+        self.scene.select_nodes(ids)
+        return ids
+
+    def auto_layout(self) -> None:
+        self.doc.layout(auto_positions(self.doc.graph))
+        self.fit_soon()
+
+    def _focus_search(self) -> None:
+        self.palette_dock.show()
+        self.palette.search.setFocus()
+        self.palette.search.selectAll()
+
+    def _toggle_minimap(self) -> None:
+        self.view.minimap.setVisible(self.minimap_action.isChecked())
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{a}</b>&nbsp;&nbsp;</td><td>{b}</td></tr>" for a, b in SHORTCUTS)
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard and mouse")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.show()
+
+    # ---- context menus ------------------------------------------------------------------------------
+    def _context_menu(self, ev, item) -> None:
+        menu = QMenu(self)
+        pos = ev.scenePos()
+        if isinstance(item, NodeItem):
+            menu.addActions([self.copy_action, self.cut_action, self.duplicate_action,
+                             self.delete_action])
+        elif isinstance(item, EdgeItem):
+            menu.addAction(icon("delete"), "Delete Connection", lambda: self.doc.delete([], [item.key]))
+            ins = menu.addMenu("Insert Block Here")
+            self._block_menu(ins, lambda t: self.doc.insert_on_edge(*item.key, t))
+        else:
+            add = menu.addMenu("Add Block")
+            self._block_menu(add, lambda t: self.scene.drop_block(t, QPointF(pos)))
+            menu.addAction(self.paste_action)
+            menu.addSeparator()
+            menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
+        menu.exec(ev.screenPos())
+
+    def _block_menu(self, menu: QMenu, fn) -> None:
+        for cat in CATEGORIES:
+            specs = [s for s in REGISTRY.values() if s.category == cat and s.inputs != "none"]
+            if not specs:
+                continue
+            sub = menu.addMenu(cat)
+            for s in specs:
+                a = sub.addAction(s.type_id, lambda t=s.type_id: fn(t))
+                a.setToolTip(s.doc)

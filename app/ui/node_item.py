@@ -1,0 +1,290 @@
+"""A node on the canvas: a cached drawing of one model node (type, label, key params, output
+shape, param count, ports). It never holds the truth: `refresh(graph)` reads the model."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
+
+from app.graph import fmt_shape
+from app.summary import human
+from blocks import get_spec
+
+from .theme import category_color, colors
+
+WIDTH = 160.0
+HEADER = 22.0
+ROW = 17.0
+PAD = 5.0
+PORT_R = 4.5
+PORT_STEP = 18.0
+HIT_R = 9.0
+BASE_HEIGHT = HEADER + 3 * ROW + 2 * PAD
+LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
+LOD_NAME = 0.2  # below this, as plain coloured boxes
+
+_ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
+           "batch_norm": "bn", "function": "", "expansion": "exp"}
+
+
+def fmt_value(v) -> str:
+    if v is None:
+        return "auto"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return "×".join(str(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def key_params_text(type_id: str, params: dict) -> str:
+    spec = get_spec(type_id)
+    parts = []
+    for name in spec.key_params:
+        label = _ABBREV.get(name, name)
+        value = fmt_value(params.get(name))
+        parts.append(f"{label} {value}".strip())
+    return " · ".join(parts)
+
+
+class _Fonts:
+    def __init__(self):
+        self.title = QFont()
+        self.title.setPointSizeF(8.6)
+        self.title.setWeight(QFont.Weight.DemiBold)
+        self.small = QFont()
+        self.small.setPointSizeF(7.2)
+        self.body = QFont()
+        self.body.setPointSizeF(8.0)
+        self.label = QFont(self.body)
+        self.label.setWeight(QFont.Weight.DemiBold)
+        self.m_body = QFontMetricsF(self.body)
+        self.m_label = QFontMetricsF(self.label)
+        self.m_small = QFontMetricsF(self.small)
+        self.big = QFont()
+        self.big.setPointSizeF(17)
+        self.big.setWeight(QFont.Weight.DemiBold)
+        self.m_big = QFontMetricsF(self.big)
+
+
+_fonts: _Fonts | None = None
+
+
+def fonts() -> _Fonts:
+    global _fonts
+    if _fonts is None:
+        _fonts = _Fonts()
+    return _fonts
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, node_id: str):
+        super().__init__()
+        self.node_id = node_id
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.edges_in: list = []
+        self.edges_out: list = []
+        self.height = BASE_HEIGHT
+        self.n_ports = 1
+        self.many = False
+        self.has_input = True
+        self.taken: frozenset[int] = frozenset()
+        self._key = None
+        self.color = QColor()
+        self.type_id = self.title = self.name = self.params_text = self.shape_text = ""
+        self.count_text = ""
+        self.problem: str | None = None
+        self.blocked = False
+        self.name_is_id = False
+
+    # ---- model → item -------------------------------------------------------------
+    def refresh(self, graph) -> bool:
+        """Re-read the node from the model; True when the port layout changed."""
+        d = graph.g.nodes[self.node_id]
+        info = graph.info.get(self.node_id)
+        ins = graph.inputs_of(self.node_id)
+        taken = frozenset(p for _, p in ins)
+        problem = info.problem.message if info and info.problem else None
+        for p in graph.graph_problems:
+            if p.node == self.node_id and problem is None:
+                problem = p.message
+        key = (d["type"], d["label"], tuple(sorted((k, repr(v)) for k, v in d["params"].items())),
+               info.output_shape if info else None, info.params if info else 0,
+               problem, bool(info and info.blocked), taken)
+        if key == self._key:
+            return False
+        self._key = key
+        spec = get_spec(d["type"])
+        self.type_id = d["type"]
+        self.color = category_color(spec.category)
+        self.many = spec.inputs == "many"
+        self.has_input = spec.inputs != "none"
+        self.taken = taken
+        self.name = d["label"] or self.node_id
+        self.name_is_id = not d["label"]
+        self.params_text = key_params_text(d["type"], d["params"])
+        self.problem = problem
+        self.blocked = bool(info and info.blocked)
+        shape = info.output_shape if info else None
+        self.shape_text = fmt_shape(shape) if shape is not None else ""
+        self.count_text = human(info.params) if info and info.params else ""
+        n_ports = (max(taken) + 2 if taken else 1) if self.many else (1 if self.has_input else 0)
+        height = max(BASE_HEIGHT, HEADER + 2 * PAD + n_ports * PORT_STEP)
+        geometry = n_ports != self.n_ports or height != self.height
+        if geometry:
+            self.prepareGeometryChange()
+            self.n_ports, self.height = n_ports, height
+        self.setToolTip(self._tooltip(d, info, spec))
+        self.update()
+        return geometry
+
+    def _tooltip(self, d, info, spec) -> str:
+        lines = [f"<b>{self.type_id}</b> {d['label'] or ''} <span style='color:gray'>({self.node_id})</span>"]
+        if self.problem:
+            lines.append(f"<span style='color:{colors().error.name()}'>⚠ {_html(self.problem)}</span>")
+        elif self.blocked:
+            lines.append("Not measured: an input before it has a problem.")
+        elif info:
+            lines.append(f"Output {fmt_shape(info.output_shape)} · {info.params:,} params · "
+                         f"{info.macs:,} MACs")
+        lines.append(f"<span style='color:gray'>{_html(spec.doc)}</span>")
+        return "<br>".join(lines)
+
+    def lines(self) -> list[str]:
+        """The texts the node shows (for tests and accessibility)."""
+        status = (f"⚠ {self.problem}" if self.problem else
+                  "waiting for input" if self.blocked else "→ " + self.shape_text)
+        return [t for t in (self.type_id, self.name, self.params_text, status, self.count_text) if t]
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    # ---- geometry ------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        m = PORT_R + 2
+        return QRectF(-m, -2, WIDTH + 2 * m, self.height + 4)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(QRectF(-HIT_R, 0, WIDTH + 2 * HIT_R, self.height))
+        return path
+
+    def input_port_pos(self, port: int) -> QPointF:
+        """Port centre in item coordinates (ports beyond the drawn ones stack below)."""
+        body = self.height - HEADER
+        n = max(self.n_ports, 1)
+        y = HEADER + body / 2 + (port - (n - 1) / 2) * PORT_STEP
+        return QPointF(0.0, y)
+
+    def output_port_pos(self) -> QPointF:
+        return QPointF(WIDTH, HEADER + (self.height - HEADER) / 2)
+
+    def port_at(self, local: QPointF):
+        """("out", 0), ("in", i) or None for a point in item coordinates."""
+        out = self.output_port_pos()
+        if (local - out).manhattanLength() <= HIT_R * 1.4:
+            return ("out", 0)
+        for i in range(self.n_ports):
+            if (local - self.input_port_pos(i)).manhattanLength() <= HIT_R * 1.4:
+                return ("in", i)
+        return None
+
+    def first_free_port(self) -> int:
+        return next(i for i in range(len(self.taken) + 1) if i not in self.taken)
+
+    # ---- painting ------------------------------------------------------------------
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.update()
+            for e in self.edges_in + self.edges_out:
+                e.update()
+        return super().itemChange(change, value)
+
+    def paint(self, painter, option, widget=None):
+        c = colors()
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        rect = QRectF(0, 0, WIDTH, self.height)
+        if self.blocked and not selected:
+            painter.setOpacity(0.5)
+        if lod < LOD_TEXT:  # zoomed out: a coloured box, no text
+            painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
+                           else Qt.PenStyle.NoPen)
+            painter.setBrush(self.color)
+            painter.drawRect(rect)
+            if lod >= LOD_NAME:  # still big enough to read a large type name
+                f = fonts()
+                painter.setFont(f.big)
+                painter.setPen(QColor("#FFFFFF"))
+                painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
+                                 f.m_big.elidedText(self.type_id, Qt.TextElideMode.ElideRight,
+                                                    WIDTH - 12))
+            return
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        f = fonts()
+        # body
+        border = c.error if self.problem else (c.accent if selected else c.node_border)
+        painter.setPen(QPen(border, 2.0 if (self.problem or selected) else 1.0))
+        painter.setBrush(c.node)
+        painter.drawRoundedRect(rect, 6, 6)
+        # header band
+        head = QPainterPath()
+        head.setFillRule(Qt.FillRule.WindingFill)
+        hr = QRectF(0.5, 0.5, WIDTH - 1, HEADER)
+        head.addRoundedRect(hr, 5.5, 5.5)
+        head.addRect(QRectF(0.5, HEADER / 2, WIDTH - 1, HEADER / 2 + 0.5))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.color)
+        painter.drawPath(head.simplified())
+        tx = 9.0
+        painter.setPen(QColor("#FFFFFF"))
+        painter.setFont(f.title)
+        count_w = f.m_small.horizontalAdvance(self.count_text) + 8 if self.count_text else 0
+        painter.drawText(QRectF(tx, 0, WIDTH - tx - 6 - count_w, HEADER),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         QFontMetricsF(f.title).elidedText(self.type_id, Qt.TextElideMode.ElideRight,
+                                                           WIDTH - tx - 6 - count_w))
+        if self.count_text:
+            painter.setFont(f.small)
+            painter.setPen(QColor(255, 255, 255, 215))
+            painter.drawText(QRectF(0, 0, WIDTH - 7, HEADER),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.count_text)
+        # rows
+        inner = WIDTH - 2 * tx
+        y = HEADER + PAD
+        painter.setFont(f.body if self.name_is_id else f.label)
+        painter.setPen(c.subtext if self.name_is_id else c.text)
+        m = f.m_body if self.name_is_id else f.m_label
+        painter.drawText(QRectF(tx, y, inner, ROW), Qt.AlignmentFlag.AlignVCenter,
+                         m.elidedText(self.name, Qt.TextElideMode.ElideRight, inner))
+        y += ROW
+        painter.setFont(f.body)
+        painter.setPen(c.subtext)
+        if self.params_text:
+            painter.drawText(QRectF(tx, y, inner, ROW), Qt.AlignmentFlag.AlignVCenter,
+                             f.m_body.elidedText(self.params_text, Qt.TextElideMode.ElideRight, inner))
+        y += ROW
+        if self.problem:
+            painter.setPen(c.error)
+            status = "⚠ " + self.problem
+        elif self.blocked:
+            status = "waiting for input"
+        else:
+            painter.setPen(c.text)
+            status = "→ " + self.shape_text
+        painter.drawText(QRectF(tx, y, inner, ROW), Qt.AlignmentFlag.AlignVCenter,
+                         f.m_body.elidedText(status, Qt.TextElideMode.ElideRight, inner))
+        # ports
+        painter.setPen(QPen(c.node_border.darker(115) if not c.dark else c.node_border.lighter(140), 1.2))
+        for i in range(self.n_ports if self.has_input else 0):
+            painter.setBrush(c.edge if i in self.taken else c.node)
+            painter.drawEllipse(self.input_port_pos(i), PORT_R, PORT_R)
+        painter.setBrush(self.color)
+        painter.drawEllipse(self.output_port_pos(), PORT_R, PORT_R)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

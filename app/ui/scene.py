@@ -1,0 +1,392 @@
+"""The canvas scene: draws the document's NetGraph and turns mouse gestures into document
+edits. It follows the model's change notifications and holds no state of its own beyond
+the items that mirror the model."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QGraphicsScene
+
+from app.graph import fmt_shape
+
+from .edge_item import EdgeItem, RubberLine
+from .node_item import WIDTH, NodeItem
+from .theme import theme
+
+BLOCK_MIME = "application/x-netcanvas-block"
+SCENE_MARGIN = 1200.0
+
+
+class GraphScene(QGraphicsScene):
+    status = Signal(str)  # a line for the status bar (refusals while connecting)
+
+    def __init__(self, doc, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.graph = None
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[tuple[str, str], EdgeItem] = {}
+        self._gp_nodes: set[str] = set()
+        self._drag: dict | None = None
+        self._wire: dict | None = None
+        self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
+        self._rect_timer = QTimer(self)
+        self._rect_timer.setSingleShot(True)
+        self._rect_timer.timeout.connect(self.update_scene_rect)
+        doc.graphReplaced.connect(self.set_graph)
+        theme.changed.connect(self.restyle)
+        self.set_graph(doc.graph)
+
+    # ---- model → scene -------------------------------------------------------------
+    def set_graph(self, graph) -> None:
+        if self.graph is not None:
+            self.graph.unsubscribe(self._on_event)
+        self.graph = graph
+        graph.subscribe(self._on_event)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self._drag = self._wire = None
+        self.clear()
+        self.nodes, self.edges = {}, {}
+        g = self.graph
+        for n in g.g.nodes:
+            self._add_node(n)
+        for s, t, p in g.edges():
+            self._add_edge(s, t, p)
+        self._gp_nodes = {p.node for p in g.graph_problems}
+        self.update_scene_rect()
+
+    def _add_node(self, n: str) -> NodeItem:
+        item = NodeItem(n)
+        item.refresh(self.graph)
+        x, y = self.graph.g.nodes[n]["pos"]
+        item.setPos(x, y)
+        self.addItem(item)
+        self.nodes[n] = item
+        return item
+
+    def _add_edge(self, s: str, t: str, port: int) -> EdgeItem:
+        e = EdgeItem(self.nodes[s], self.nodes[t], port)
+        self.nodes[s].edges_out.append(e)
+        self.nodes[t].edges_in.append(e)
+        e.update_path()
+        self._label(e)
+        self.addItem(e)
+        self.edges[(s, t)] = e
+        return e
+
+    def _remove_edge(self, key) -> None:
+        e = self.edges.pop(key, None)
+        if e is None:
+            return
+        e.src.edges_out.remove(e)
+        e.dst.edges_in.remove(e)
+        self.removeItem(e)
+
+    def _label(self, e: EdgeItem) -> None:
+        info = self.graph.info.get(e.src.node_id)
+        shape = info.output_shape if info else None
+        e.set_label(fmt_shape(shape) if shape is not None else "", muted=e.dst.blocked)
+
+    def _refresh(self, n: str) -> None:
+        item = self.nodes.get(n)
+        if item is None or n not in self.graph.g:
+            return
+        if item.refresh(self.graph):
+            for e in item.edges_in + item.edges_out:
+                e.update_path()
+        for e in item.edges_out:
+            self._label(e)
+        for e in item.edges_in:
+            self._label(e)
+
+    def _on_event(self, kind: str, payload: Any) -> None:
+        g = self.graph
+        if kind == "node_moved":
+            item = self.nodes.get(payload)
+            if item is not None and payload in g.g:
+                item.setPos(*g.g.nodes[payload]["pos"])
+                for e in item.edges_in:
+                    e.update_path()
+                for e in item.edges_out:
+                    e.update_path()
+            return
+        if kind == "node_added":
+            if payload in g.g and payload not in self.nodes:
+                self._add_node(payload)
+        elif kind == "node_removed":
+            item = self.nodes.pop(payload, None)
+            if item is not None:
+                for e in list(item.edges_in + item.edges_out):
+                    self._remove_edge(e.key)
+                self.removeItem(item)
+        elif kind == "node_changed":
+            self._refresh(payload)
+        elif kind == "edge_added":
+            s, t, p = payload
+            if g.g.has_edge(s, t) and s in self.nodes and t in self.nodes and (s, t) not in self.edges:
+                self._add_edge(s, t, p)
+                self._refresh(t)
+        elif kind == "edge_removed":
+            s, t, _p = payload
+            if not g.g.has_edge(s, t):
+                self._remove_edge((s, t))
+                self._refresh(t)
+        elif kind == "info_changed":
+            for n in payload:
+                self._refresh(n)
+        elif kind == "reset":
+            self.sync()
+        gp = {p.node for p in g.graph_problems}
+        if gp or self._gp_nodes:
+            for n in gp | self._gp_nodes:
+                self._refresh(n)
+        self._gp_nodes = gp
+        self._rect_timer.start(0)
+
+    def sync(self) -> None:
+        """Make the items match the model again after a wholesale change (undo snapshots)."""
+        g = self.graph
+        for n in [n for n in self.nodes if n not in g.g]:
+            item = self.nodes.pop(n)
+            for e in list(item.edges_in + item.edges_out):
+                self._remove_edge(e.key)
+            self.removeItem(item)
+        want = {(s, t): p for s, t, p in g.edges()}
+        for key, e in list(self.edges.items()):
+            if want.get(key) != e.port:
+                self._remove_edge(key)
+        for n in g.g.nodes:
+            if n not in self.nodes:
+                self._add_node(n)
+        for (s, t), p in want.items():
+            if (s, t) not in self.edges:
+                self._add_edge(s, t, p)
+        for n, item in self.nodes.items():
+            x, y = g.g.nodes[n]["pos"]
+            moved = item.pos() != QPointF(x, y)
+            if moved:
+                item.setPos(x, y)
+            if item.refresh(g) or moved:
+                for e in item.edges_in + item.edges_out:
+                    e.update_path()
+        for e in self.edges.values():
+            self._label(e)
+
+    def update_scene_rect(self) -> None:
+        r = QRectF()
+        for item in self.nodes.values():
+            r = r.united(item.sceneBoundingRect())
+        if r.isNull():
+            r = QRectF(-400, -300, 800, 600)
+        self.setSceneRect(r.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
+
+    def items_rect(self) -> QRectF:
+        r = QRectF()
+        for item in self.nodes.values():
+            r = r.united(item.sceneBoundingRect())
+        return r
+
+    def restyle(self) -> None:
+        for item in self.nodes.values():
+            item._key = None
+            item.refresh(self.graph)
+        for e in self.edges.values():
+            e.update()
+        self.update()
+
+    # ---- selection -------------------------------------------------------------------
+    def selected_nodes(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[tuple[str, str]]:
+        return [i.key for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, ids) -> None:
+        self.clearSelection()
+        for n in ids:
+            if n in self.nodes:
+                self.nodes[n].setSelected(True)
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        for it in self.items(pos):
+            if isinstance(it, NodeItem):
+                return it
+        return None
+
+    # ---- palette drops ---------------------------------------------------------------
+    def drop_block(self, type_id: str, scene_pos: QPointF) -> str | None:
+        """What a drop from the palette does: add that block centred on the drop point."""
+        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
+        new = self.doc.add_node(type_id, pos)
+        if new:
+            self.select_nodes([new])
+        return new
+
+    def dragEnterEvent(self, ev):
+        if ev.mimeData().hasFormat(BLOCK_MIME):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    dragMoveEvent = dragEnterEvent
+
+    def dropEvent(self, ev):
+        if not ev.mimeData().hasFormat(BLOCK_MIME):
+            ev.ignore()
+            return
+        type_id = bytes(ev.mimeData().data(BLOCK_MIME)).decode("utf-8")
+        self.drop_block(type_id, ev.scenePos())
+        ev.acceptProposedAction()
+
+    # ---- mouse: connect and move -------------------------------------------------------
+    def mousePressEvent(self, ev):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            item = self.node_at(ev.scenePos())
+            if item is not None:
+                port = item.port_at(item.mapFromScene(ev.scenePos()))
+                if port is not None and self._start_wire(item, port, ev.scenePos()):
+                    ev.accept()
+                    return
+            super().mousePressEvent(ev)
+            if item is not None:
+                ids = set(self.selected_nodes()) | {item.node_id}
+                self._drag = {"start": ev.scenePos(), "moved": False, "gesture": object(),
+                              "origin": {n: tuple(self.graph.g.nodes[n]["pos"]) for n in ids}}
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):
+        if self._wire is not None:
+            self._update_wire(ev.scenePos())
+            ev.accept()
+            return
+        if self._drag is not None and ev.buttons() & Qt.MouseButton.LeftButton:
+            d = ev.scenePos() - self._drag["start"]
+            if not self._drag["moved"] and abs(d.x()) + abs(d.y()) < 3:
+                return
+            self._drag["moved"] = True
+            self.doc.move({n: (round(x + d.x()), round(y + d.y()))
+                           for n, (x, y) in self._drag["origin"].items()}, self._drag["gesture"])
+            ev.accept()
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        if self._wire is not None and ev.button() == Qt.MouseButton.LeftButton:
+            self._finish_wire(ev.scenePos())
+            ev.accept()
+            return
+        if self._drag is not None:
+            moved = self._drag["moved"]
+            self._drag = None
+            if moved:
+                self.update_scene_rect()
+        super().mouseReleaseEvent(ev)
+
+    def contextMenuEvent(self, ev):
+        if self.context_menu is None:
+            return super().contextMenuEvent(ev)
+        item = next((i for i in self.items(ev.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)
+        if isinstance(item, (NodeItem, EdgeItem)) and not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        self.context_menu(ev, item)
+
+    # ---- wires -------------------------------------------------------------------------
+    def _start_wire(self, item: NodeItem, port, pos: QPointF) -> bool:
+        kind, i = port
+        old = None
+        if kind == "out":
+            src, start, reverse = item, item.pos() + item.output_port_pos(), False
+        else:
+            edge = next((e for e in item.edges_in if e.port == i), None)
+            if edge is not None:  # pull the edge off this input
+                src, start, reverse, old = edge.src, edge.src.pos() + edge.src.output_port_pos(), False, edge
+                edge.setOpacity(0.25)
+            elif item.has_input:
+                src, start, reverse = item, item.pos() + item.input_port_pos(i), True
+            else:
+                return False
+        line = RubberLine(start)
+        self.addItem(line)
+        self._wire = {"src": src, "reverse": reverse, "port": i, "old": old, "line": line,
+                      "target": None, "reason": None}
+        self._update_wire(pos)
+        return True
+
+    def _target(self, pos: QPointF):
+        """(src, dst, port) that releasing here would connect, or None over empty canvas."""
+        w = self._wire
+        item = self.node_at(pos)
+        if item is None:
+            return None
+        if w["reverse"]:
+            return item.node_id, w["src"].node_id, w["port"]
+        port = item.port_at(item.mapFromScene(pos))
+        p = port[1] if port and port[0] == "in" else None
+        return w["src"].node_id, item.node_id, p
+
+    def _update_wire(self, pos: QPointF) -> None:
+        w = self._wire
+        target = self._target(pos)
+        reason = None
+        old = w["old"]
+        if target is not None:
+            if old is not None and target[:2] == old.key:
+                reason = None
+            else:
+                reason = self.graph.can_connect(*target)
+        w["target"], w["reason"] = target, reason
+        end = pos
+        if target is not None and reason is None:
+            dst = self.nodes[target[1]] if not w["reverse"] else self.nodes[target[0]]
+            if w["reverse"]:
+                end = dst.pos() + dst.output_port_pos()
+            else:
+                port = target[2] if target[2] is not None else dst.first_free_port()
+                end = dst.pos() + dst.input_port_pos(min(port, max(dst.n_ports - 1, 0)))
+        w["line"].set_end(end, reason is None)
+        if reason:
+            self.status.emit(f"Cannot connect: {reason}")
+        elif target is not None:
+            self.status.emit(f"Release to connect {target[0]} → {target[1]}")
+        elif old is not None:
+            self.status.emit(f"Release to disconnect {old.key[0]} → {old.key[1]}")
+        else:
+            self.status.emit("Drag onto an input port or a node to connect")
+
+    def _finish_wire(self, pos: QPointF) -> None:
+        self._update_wire(pos)
+        w, self._wire = self._wire, None
+        self.removeItem(w["line"])
+        old = w["old"]
+        if old is not None:
+            old.setOpacity(1.0)
+        target, reason = w["target"], w["reason"]
+        if reason:
+            return  # refused: the status bar says why; nothing changes
+        if target is None:
+            if old is not None:
+                self.doc.disconnect(*old.key)
+                self.status.emit(f"Disconnected {old.key[0]} → {old.key[1]}")
+            else:
+                self.status.emit("")
+            return
+        if old is not None:
+            if target[:2] != old.key or (target[2] is not None and target[2] != old.port):
+                self.doc.reconnect(old.key, *target)
+        else:
+            self.doc.connect(*target)
+        self.status.emit("")
+
+    def cancel_wire(self) -> None:
+        if self._wire is not None:
+            w, self._wire = self._wire, None
+            self.removeItem(w["line"])
+            if w["old"] is not None:
+                w["old"].setOpacity(1.0)
+            self.status.emit("")

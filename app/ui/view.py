@@ -1,0 +1,259 @@
+"""The canvas view: zoom around the cursor, pan (middle-drag or space-drag), fit all, a
+dotted grid, and a minimap of the same scene in the corner."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QFrame, QGraphicsView
+
+from .theme import colors
+
+MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
+
+
+class CanvasView(QGraphicsView):
+    zoomChanged = Signal(float)
+    filesDropped = Signal(list)  # paths of .json files dropped onto the canvas
+
+    def __init__(self, scene, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, False)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setAcceptDrops(True)
+        self._pan: QPointF | None = None
+        self._space = False
+        self.minimap = Minimap(self)
+        self.minimap.hide()
+
+    # ---- zoom ------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, z: float, anchor_view_pos=None) -> None:
+        z = max(MIN_ZOOM, min(MAX_ZOOM, z))
+        factor = z / self.zoom()
+        if abs(factor - 1) < 1e-9:
+            return
+        if anchor_view_pos is None:
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+            self.scale(factor, factor)
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        else:
+            before = self.mapToScene(anchor_view_pos)
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+            self.scale(factor, factor)
+            after = self.mapToScene(anchor_view_pos)
+            delta = after - before
+            self.translate(delta.x(), delta.y())
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.zoomChanged.emit(self.zoom())
+        self.minimap.viewport().update()
+
+    def wheelEvent(self, ev):
+        if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            return super().wheelEvent(ev)  # shift+wheel scrolls
+        steps = ev.angleDelta().y() / 120.0
+        if steps:
+            self.set_zoom(self.zoom() * math.pow(1.18, steps), ev.position().toPoint())
+        ev.accept()
+
+    def fit_all(self, min_zoom: float | None = None) -> None:
+        """Show every node (at most 100 %). With min_zoom (opening a file), never zoom out
+        below it: a big network then shows its start, readable, and the minimap the rest."""
+        rect = self.scene().items_rect()
+        if rect.isNull():
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:
+            self.set_zoom(1.0)
+        self.centerOn(rect.center())
+        if min_zoom is not None and self.zoom() < min_zoom:
+            self.set_zoom(min_zoom)
+            vp = self.viewport().rect()
+            half_w = vp.width() / 2 / self.zoom()
+            half_h = vp.height() / 2 / self.zoom()
+            cy = rect.center().y() if rect.height() / 2 <= half_h else rect.top() + half_h
+            self.centerOn(QPointF(rect.left() + half_w, cy))
+        self.zoomChanged.emit(self.zoom())
+        self.minimap.viewport().update()
+
+    def center_on_node(self, item) -> None:
+        self.centerOn(item.sceneBoundingRect().center())
+        self.minimap.viewport().update()
+
+    # ---- pan -------------------------------------------------------------------------
+    def mousePressEvent(self, ev):
+        if ev.button() == Qt.MouseButton.MiddleButton or (
+                self._space and ev.button() == Qt.MouseButton.LeftButton):
+            self._pan = ev.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):
+        if self._pan is not None:
+            d = ev.position() - self._pan
+            self._pan = ev.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(d.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(d.y()))
+            ev.accept()
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        if self._pan is not None:
+            self._pan = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space
+                                      else Qt.CursorShape.ArrowCursor)
+            ev.accept()
+            return
+        super().mouseReleaseEvent(ev)
+
+    def keyPressEvent(self, ev):
+        if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            ev.accept()
+            return
+        if ev.key() == Qt.Key.Key_Escape:
+            self.scene().cancel_wire()
+            self.scene().clearSelection()
+        super().keyPressEvent(ev)
+
+    def keyReleaseEvent(self, ev):
+        if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            ev.accept()
+            return
+        super().keyReleaseEvent(ev)
+
+    def scrollContentsBy(self, dx, dy):
+        super().scrollContentsBy(dx, dy)
+        self.minimap.viewport().update()
+
+    # ---- files dropped on the canvas -------------------------------------------------------
+    def dragEnterEvent(self, ev):
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+            return
+        super().dragEnterEvent(ev)
+
+    def dragMoveEvent(self, ev):
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+            return
+        super().dragMoveEvent(ev)
+
+    def dropEvent(self, ev):
+        if ev.mimeData().hasUrls():
+            paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+            ev.acceptProposedAction()
+            self.filesDropped.emit(paths)
+            return
+        super().dropEvent(ev)
+
+    # ---- drawing -----------------------------------------------------------------------
+    def drawBackground(self, painter, rect: QRectF):
+        c = colors()
+        painter.fillRect(rect, c.background)
+        z = self.zoom()
+        if z < 0.35:
+            return
+        step = 20.0 if z >= 0.7 else 40.0
+        left = math.floor(rect.left() / step) * step
+        top = math.floor(rect.top() / step) * step
+        pen = QPen(c.grid, 0)
+        painter.setPen(pen)
+        lines = []
+        x = left
+        while x < rect.right():
+            lines.append((x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y < rect.bottom():
+            lines.append((rect.left(), y, rect.right(), y))
+            y += step
+        from PySide6.QtCore import QLineF
+        painter.drawLines([QLineF(*ln) for ln in lines])
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self.minimap.place()
+
+
+class Minimap(QGraphicsView):
+    """An overview of the whole scene; the main view's area is outlined; click or drag to
+    move there."""
+
+    def __init__(self, main: CanvasView):
+        super().__init__(main.scene(), main)
+        self.main = main
+        self.setInteractive(False)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedSize(200, 110)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self.refit)
+        main.scene().changed.connect(lambda _r: self._timer.start())
+
+    def place(self) -> None:
+        vp = self.main.viewport().geometry()
+        self.move(vp.right() - self.width() - 10, vp.bottom() - self.height() - 10)
+
+    def refit(self) -> None:
+        if not self.isVisible():
+            return
+        rect = self.scene().items_rect()
+        if rect.isNull():
+            rect = QRectF(-200, -150, 400, 300)
+        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def showEvent(self, ev):
+        super().showEvent(ev)
+        self.place()
+        self.refit()
+
+    def drawBackground(self, painter, rect):
+        c = colors()
+        painter.fillRect(rect, c.background.darker(104) if not c.dark else c.background.lighter(115))
+
+    def drawForeground(self, painter, rect):
+        area = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
+        c = colors()
+        fill = QColor(c.accent)
+        fill.setAlpha(40)
+        painter.setBrush(fill)
+        painter.setPen(QPen(c.accent, 0))
+        painter.drawRect(area)
+
+    def _go(self, ev):
+        self.main.centerOn(self.mapToScene(ev.position().toPoint()))
+        self.viewport().update()
+
+    def mousePressEvent(self, ev):
+        self._go(ev)
+
+    def mouseMoveEvent(self, ev):
+        if ev.buttons():
+            self._go(ev)
+
+    def wheelEvent(self, ev):
+        ev.accept()
