@@ -33,7 +33,7 @@ def test_validate_errors_one_line_each_starting_with_node(tmp_path, capsys):
 
 def test_unreadable_file_exits_2_without_traceback(tmp_path, capsys):
     p = tmp_path / "x.json"
-    p.write_text('{"format": "netcanvas", "version": 2}')
+    p.write_text('{"format": "netcanvas", "version": 3}')
     code, out, err = run("validate", str(p), capsys=capsys)
     assert code == 2 and "Traceback" not in err and "newer NetCanvas" in err
     code, out, err = run("summary", str(tmp_path / "missing.json"), "--json", capsys=capsys)
