@@ -45,9 +45,12 @@ def python_identifier(text: str, fallback: str = "x") -> str:
         s = fallback
     if s[0].isdigit():
         s = f"{fallback}_{s}"
-    if keyword.iskeyword(s) or keyword.issoftkeyword(s) or s in {"self", "x", "torch", "nn", "F"}:
-        s = f"{s}_"
+    if keyword.iskeyword(s) or keyword.issoftkeyword(s) or s in _RESERVED or hasattr(fx.GraphModule, s):
+        s = f"{s}_"  # e.g. a node called "forward" or "eval" must not shadow the model's own
     return s
+
+
+_RESERVED = {"self", "x", "torch", "nn", "F", "node_names", "graph", "meta", "code", "training"}
 
 
 def build_node_module(graph: NetGraph, node_id: str) -> nn.Module:

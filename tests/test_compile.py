@@ -138,3 +138,16 @@ def test_branches_and_joins_train():
     loss = model(torch.randn(4, *shape)).square().mean()
     loss.backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_node_ids_that_are_model_attribute_names_still_compile():
+    from app.graph import NetGraph
+    g = NetGraph("clash")
+    prev = g.add_node("Input", {"shape": [3, 8, 8]}, node_id="input")
+    for name in ("forward", "to", "eval", "training", "graph", "code", "node_names", "class"):
+        n = g.add_node("Conv2d", {"filters": 4}, node_id=name)
+        g.connect(prev, n)
+        prev = n
+    model = compile_graph(g).eval()
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+    assert model.training is False and callable(model.forward)

@@ -197,6 +197,8 @@ class FileOpsMixin:
             return
         self.autosave_timer.stop()
         self.autosave.remove()
+        if getattr(self, "train_panel", None) is not None:
+            self.train_panel.shutdown()  # a run stops within one batch; last.pt is kept
         ev.accept()
 
 

@@ -1,0 +1,61 @@
+"""Checkpoints that `torch.load(path, weights_only=True)` reads: tensors and plain data only.
+
+A checkpoint is a dict: format/version, epoch (completed epochs), step, the model's,
+optimizer's and grad scaler's state dicts, the TrainConfig as a dict, the graph as the
+project dict (so the file alone can rebuild the network), the class names, the
+normalisation, the history of epoch metrics, the best validation accuracy so far and the
+random generators' states. It is written to a temporary file and renamed over the old one,
+so a crash or a cancel mid-write never leaves a broken `last.pt`.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "netcanvas-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """The file is not a checkpoint this version can use; the message says why."""
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint safely (weights_only: no code is ever unpickled)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a NetCanvas training checkpoint")
+    if data.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {data.get('version')!r}; this "
+                              f"NetCanvas reads version {VERSION}")
+    return data
