@@ -135,11 +135,42 @@ def _export_dynamo(graph, model, example, target: Path, opset, out_name, externa
     t = time.perf_counter()
     onnx_program.model.metadata_props.update(_metadata(graph))
     onnx_program.model.graph.name = _graph_name(graph)
+    _tag_composites(onnx_program.model, model)
     try:
         onnx_program.save(str(target), external_data=external)
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
     phases["save"] = time.perf_counter() - t
+
+
+def _tag_composites(onnx_model, model) -> None:
+    """Name the composite blocks each ONNX node belongs to ("n4:Stage/n2:Inner").
+
+    torch keeps module paths (node ids) in name_scopes but drops fx GraphModule classes,
+    which is where a composite's name lives; this puts it back, as node metadata.
+    """
+    import ast
+
+    import torch.fx as fx
+    for node in onnx_model.graph:
+        scopes = node.metadata_props.get("pkg.torch.onnx.name_scopes")
+        if not scopes:
+            continue
+        try:
+            paths = [p for p in ast.literal_eval(scopes) if isinstance(p, str) and p]
+        except (ValueError, SyntaxError):
+            continue
+        module, names, where = model, [], ""
+        for seg in (paths[-2] if len(paths) > 1 else "").split("."):
+            parent, module = module, getattr(module, "_modules", {}).get(seg)
+            if module is None:
+                break
+            # a repeat is a Sequential of copies: "n7[1]" is the second copy of node n7
+            where = f"{where}[{seg}]" if isinstance(parent, torch.nn.Sequential) else seg
+            if isinstance(module, fx.GraphModule) and type(module).__name__ != "GraphModule":
+                names.append(f"{where}:{type(module).__name__}")
+        if names:
+            node.metadata_props["netcanvas.composite"] = "/".join(names)
 
 
 def _export_torchscript(graph, model, example, target: Path, opset, out_name, external):
