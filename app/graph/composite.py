@@ -8,6 +8,7 @@ reaches every instance, because instances read the body each time they are measu
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -122,23 +123,30 @@ class Definition:
                 "nodes": body["nodes"], "edges": body["edges"]}
 
 
+_EPOCHS = itertools.count(1)
+
+
 class Definitions(dict):
     """The definitions of one project, shared by the top graph and every body in it.
 
     `epoch` changes whenever any body changes, so cached measurements of instances are
-    never stale; `graphs` are told so that they re-measure their instances.
+    never stale; `graphs` are told so that they re-measure their instances. Epochs come
+    from one counter for all projects, so two projects with a block of the same name
+    (two windows) never share a cached measurement.
     """
 
     def __init__(self):
         super().__init__()
-        self.epoch = 0
+        self.epoch = next(_EPOCHS)
         self.graphs: weakref.WeakSet = weakref.WeakSet()
 
     def changed(self, name: str) -> None:
-        self.epoch += 1
+        self.epoch = next(_EPOCHS)
         affected = {name} | {d.name for d in self.values() if name in d.uses()}
         for g in list(self.graphs):
-            g._instances_changed(affected)
+            # only live graphs: a body replaced by a reload may still be referenced somewhere
+            if g.owner is None or (g.owner in self and self[g.owner].body is g):
+                g._instances_changed(affected)
 
 
 def get_kind(graph: "NetGraph", type_id: str):

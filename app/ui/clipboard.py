@@ -15,13 +15,35 @@ MIME = "application/x-netcanvas-graph"
 
 
 def piece(graph, node_ids) -> dict[str, Any]:
-    """The selected nodes and the edges among them, as a small project dict."""
+    """The selected nodes and the edges among them, as a small project dict; the composite
+    blocks they use come along as definitions, so that they paste into another project."""
     ids = [n for n in graph.g.nodes if n in set(node_ids)]
     keep = set(ids)
-    full = graph.to_dict()
+    full = graph.to_dict(with_definitions=False)
     nodes = [n for n in full["nodes"] if n["id"] in keep]
     edges = [e for e in full["edges"] if e["source"] in keep and e["target"] in keep]
-    return {"format": FORMAT, "version": VERSION, "name": "clipboard", "nodes": nodes, "edges": edges}
+    out = {"format": FORMAT, "version": VERSION, "name": "clipboard", "nodes": nodes, "edges": edges}
+    defs = graph.definitions
+    used = [n["type"] for n in nodes if n["type"] in defs]
+    if used:
+        out["definitions"] = [defs[n].to_dict() for n in _deps_first(defs, used)]
+    return out
+
+
+def _deps_first(defs, names: list[str]) -> list[str]:
+    """The blocks `names` and the blocks inside them, each after the blocks it contains."""
+    done: list[str] = []
+
+    def visit(n):
+        if n in done:
+            return
+        for u in sorted(defs[n].uses()):
+            if u in defs:
+                visit(u)
+        done.append(n)
+    for n in names:
+        visit(n)
+    return done
 
 
 def to_mime(data: dict[str, Any]) -> QMimeData:

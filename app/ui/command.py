@@ -1,4 +1,5 @@
-"""`netcanvas gui [FILE] [--screenshot PNG]`: open the editor. Qt is imported only in run()."""
+"""`netcanvas gui [FILE] [--screenshot PNG] [--enter NODE]`: open the editor. Qt is imported
+only in run()."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,11 @@ def add_arguments(parser) -> None:
                         help="render the window to this PNG and exit (works without a display)")
     parser.add_argument("--theme", choices=("system", "light", "dark"), default="system",
                         help="colour theme (default: follow the system)")
-    parser.add_argument("--select", metavar="NODE", help="select this node id (e.g. for screenshots)")
+    parser.add_argument("--enter", metavar="NODE",
+                        help="open this composite block instance to edit inside; NODE/INNER/… "
+                             "goes further in (e.g. for screenshots)")
+    parser.add_argument("--select", metavar="NODE", help="select this node id (e.g. for screenshots; "
+                                                         "inside the block opened with --enter)")
     parser.add_argument("--size", default="1400x850", metavar="WxH",
                         help="window size, also of the screenshot (default 1400x850)")
 
@@ -46,6 +51,14 @@ def run(args) -> int:
     apply_theme(app, None if args.theme == "system" else args.theme)
     win = MainWindow(graph, args.file, recover=not args.screenshot)
     win.resize(w, h)
+    if args.enter:
+        ids = [p for p in args.enter.replace(",", "/").split("/") if p]
+        if not win.open_trail(ids):
+            print(f"netcanvas: --enter {args.enter}: {win.doc.last_error}", file=sys.stderr)
+            win.doc.stack.setClean()
+            win.autosave.remove()
+            win.close()
+            return 2
     if args.select:
         win.scene.select_nodes([args.select])
     if args.screenshot:

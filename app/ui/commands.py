@@ -6,6 +6,12 @@ changed and nothing is pushed); the stack's first `redo()` after the push is ski
 Commands that take things away (delete, disconnect, fix) undo by restoring a snapshot of the
 graph (`load_dict`), so that undo gives back exactly the graph before, ids, ports and the
 order of nodes and edges included.
+
+Where: a command edits the graph shown when it was made, the top graph or the body of a
+composite block. It keeps the path of definition names to that graph (`where`) and looks
+the graph up by that path each time it runs, because reloading the project (a ProjectEdit's
+undo) replaces the bodies: a command never keeps a NetGraph. Before undo or redo the
+document shows the place of the edit again (`Document.show`).
 """
 from __future__ import annotations
 
@@ -15,20 +21,25 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from app.graph import GraphError, NetGraph, Problem
+from app.project import check_project
 
-MOVE_ID, PARAM_ID, RENAME_ID = 1001, 1002, 1003
+MOVE_ID, PARAM_ID, RENAME_ID, REPEAT_ID = 1001, 1002, 1003, 1004
 MERGE_SECONDS = 1.5
 
 
 class Command(QUndoCommand):
-    def __init__(self, doc, text: str):
+    def __init__(self, doc, text: str, trail: list[tuple[str, str]] | None = None):
         super().__init__(text)
         self.doc = doc
         self._skip = True
+        # (definition, instance) levels down to the edited graph; `where` = their names
+        self.trail = list(doc.trail if trail is None else trail)
+        self.where = tuple(name for name, _ in self.trail)
 
     @property
     def graph(self) -> NetGraph:
-        return self.doc.graph
+        """The edited graph, found by its path now (never a stale body)."""
+        return self.doc.graph_at(self.where)
 
     def apply(self) -> None:
         self.do()
@@ -37,12 +48,17 @@ class Command(QUndoCommand):
         if self._skip:
             self._skip = False
             return
+        self.doc.show(self.trail)
         self.do()
+
+    def undo(self) -> None:
+        self.doc.show(self.trail)
+        self.revert()
 
     def do(self) -> None:
         raise NotImplementedError
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         raise NotImplementedError
 
 
@@ -57,8 +73,42 @@ class SnapshotCommand(Command):
             self.graph.load_dict(self.before)  # all-or-nothing, also for several steps
             raise
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.graph.load_dict(self.before)
+        if self.where:  # inside a block: its Input shapes are those of the use shown now
+            self.doc.sync_inputs()
+
+
+class ProjectEdit(Command):
+    """An edit of the project's blocks (group, ungroup, expose, import from the library):
+    `fn(graph, top)` runs once; undo and redo load the whole project as it was before or
+    after (Document.load_state, which also re-finds the bodies being shown)."""
+
+    def __init__(self, doc, text: str, fn):
+        super().__init__(doc, text)
+        self.fn = fn
+        self.result: Any = None
+
+    def apply(self) -> None:
+        top = self.doc.graph
+        self.before = top.to_dict()
+        try:
+            self.result = self.fn(self.graph, top)
+            self.after = top.to_dict()
+            problems = check_project(self.after)
+            error = (f"{self.text()} would leave the project broken: {problems[0]}"
+                     if problems else None)  # never leave a project that would not open again
+        except GraphError as exc:
+            error = str(exc)
+        if error:  # restore outside the handler: its traceback holds bodies being replaced
+            self.doc.load_state(self.before)  # all-or-nothing
+            raise GraphError(error)
+
+    def do(self) -> None:
+        self.doc.load_state(self.after)
+
+    def revert(self) -> None:
+        self.doc.load_state(self.before)
 
 
 class AddNode(Command):
@@ -89,7 +139,7 @@ class AddNode(Command):
             self.connect_from = None
             self.do()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.graph.remove_node(self.node_id)
 
 
@@ -119,7 +169,7 @@ class Connect(Command):
     def do(self) -> None:
         self.port = self.graph.connect(self.src, self.dst, self.port)
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.graph.disconnect(self.src, self.dst)
 
 
@@ -157,14 +207,14 @@ class Move(Command):
         n = len(new)
         super().__init__(doc, text or (f"Move {next(iter(new))}" if n == 1 else f"Move {n} nodes"))
         self.new = dict(new)
-        self.old = {k: tuple(doc.graph.node(k)["pos"]) for k in new}
+        self.old = {k: tuple(self.graph.node(k)["pos"]) for k in new}
         self.gesture = gesture
 
     def id(self) -> int:
         return MOVE_ID if self.gesture is not None else -1
 
     def mergeWith(self, other) -> bool:
-        if not isinstance(other, Move) or other.gesture != self.gesture:
+        if not isinstance(other, Move) or other.gesture != self.gesture or other.where != self.where:
             return False
         for k, v in other.new.items():
             self.old.setdefault(k, other.old[k])
@@ -180,7 +230,7 @@ class Move(Command):
     def do(self) -> None:
         self._set(self.new)
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self._set(self.old)
 
 
@@ -190,7 +240,7 @@ class SetParams(Command):
         super().__init__(doc, f"Set {node}.{name}")
         self.node = node
         self.new = dict(values)
-        self.old = {k: doc.graph.node(node)["params"].get(k) for k in values}
+        self.old = {k: self.graph.node(node)["params"].get(k) for k in values}
         self.merge = merge
         self.stamp = time.monotonic()
 
@@ -199,6 +249,7 @@ class SetParams(Command):
 
     def mergeWith(self, other) -> bool:
         if (not isinstance(other, SetParams) or other.node != self.node
+                or other.where != self.where
                 or set(other.new) != set(self.new) or not other.merge
                 or other.stamp - self.stamp > MERGE_SECONDS):
             return False
@@ -209,20 +260,48 @@ class SetParams(Command):
     def do(self) -> None:
         self.graph.set_params(self.node, self.new)
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.graph.set_params(self.node, self.old)
+
+
+class SetRepeat(Command):
+    """Repeat ×N; consecutive spin box steps on one node merge into one undo step."""
+
+    def __init__(self, doc, node: str, repeat: int, merge: bool = True):
+        super().__init__(doc, f"Repeat {node} ×{repeat}")
+        self.node, self.new = node, repeat
+        self.old = self.graph.node(node).get("repeat", 1)
+        self.merge = merge
+        self.stamp = time.monotonic()
+
+    def id(self) -> int:
+        return REPEAT_ID if self.merge else -1
+
+    def mergeWith(self, other) -> bool:
+        if (not isinstance(other, SetRepeat) or other.node != self.node or not other.merge
+                or other.where != self.where or other.stamp - self.stamp > MERGE_SECONDS):
+            return False
+        self.new, self.stamp = other.new, other.stamp
+        self.setText(f"Repeat {self.node} ×{self.new}")
+        return True
+
+    def do(self) -> None:
+        self.graph.set_repeat(self.node, self.new)
+
+    def revert(self) -> None:
+        self.graph.set_repeat(self.node, self.old)
 
 
 class Rename(Command):
     def __init__(self, doc, node: str, label: str):
         super().__init__(doc, f"Rename {node}")
         self.node, self.label = node, label
-        self.old = doc.graph.node(node)["label"]
+        self.old = self.graph.node(node)["label"]
 
     def do(self) -> None:
         self.graph.rename(self.node, self.label)
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.graph.rename(self.node, self.old)
 
 
@@ -242,7 +321,7 @@ class Paste(Command):
             for n in self.data["nodes"]:
                 x, y = n.get("pos", (0, 0))
                 new = g.add_node(n["type"], n.get("params"), n.get("label", ""), (x + dx, y + dy),
-                                 None if first else self.ids[n["id"]])
+                                 None if first else self.ids[n["id"]], n.get("repeat", 1))
                 self.ids[n["id"]] = new
             for e in self.data["edges"]:
                 g.connect(self.ids[e["source"]], self.ids[e["target"]], e.get("port", 0))
@@ -257,7 +336,7 @@ class Paste(Command):
                     self.graph.remove_node(n)
             raise
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         g = self.graph
         with g.batch():
             for n in reversed(list(self.ids.values())):
@@ -300,5 +379,5 @@ class Layout(Command):
     def do(self) -> None:
         self.move.do()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.move.undo()

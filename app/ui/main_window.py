@@ -1,5 +1,6 @@
-"""The editor window: palette, canvas, inspector, summary and problems panels, menus, a
-toolbar and a status bar with the totals."""
+"""The editor window: palette, canvas (with a breadcrumb bar while a composite block is
+open), inspector, summary and problems panels, menus, a toolbar and a status bar with the
+totals."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -12,13 +13,17 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QToolBar,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app.graph import NetGraph, fmt_shape
+from app.graph.composite import arity
 from app.summary import human
 from blocks import CATEGORIES, REGISTRY
 
 from . import clipboard
+from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
 from .edge_item import EdgeItem
 from .export_ops import ExportMixin
@@ -43,11 +48,13 @@ SHORTCUTS = [
     ("Zoom", "mouse wheel (around the cursor), Ctrl++ / Ctrl+−, Ctrl+0 = 100 %"),
     ("Pan", "middle-drag, or hold Space and drag"), ("Fit all", "F"),
     ("Auto-layout", "Ctrl+L"), ("Search blocks", "Ctrl+F"),
+    ("Group into a block / Ungroup", "Ctrl+G / Ctrl+Shift+G"),
+    ("Edit a block inside", "double-click it (Ctrl+E); Esc or ⬆ Up goes back"),
     ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
 ]
 
 
-class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
+class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
     def __init__(self, graph: NetGraph | None = None, path=None, example: bool = True,
                  recover: bool = False):
         super().__init__()
@@ -55,7 +62,15 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         self.doc = Document(parent=self)
         self.scene = GraphScene(self.doc, self)
         self.view = CanvasView(self.scene, self)
-        self.setCentralWidget(self.view)
+        self.breadcrumb = BreadcrumbBar(self)
+        self.breadcrumb.hide()
+        center = QWidget(self)
+        lay = QVBoxLayout(center)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.breadcrumb)
+        lay.addWidget(self.view)
+        self.setCentralWidget(center)
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("app"))
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -198,6 +213,7 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         self.minimap_action.setCheckable(True)
         self.minimap_action.setChecked(True)
         self.view.minimap.show()
+        self._build_composite_actions()
         self.export_python_action = self._act("&Python…", self.export_python)
         self.export_onnx_action = self._act("&ONNX…", self.export_onnx)
         self.export_diagram_action = self._act("&Diagram (SVG/PNG/PDF)…", self.export_diagram)
@@ -229,6 +245,7 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
                       self.delete_action])
         m.addSeparator()
         m.addActions([self.select_all_action, self.layout_action, self.search_action])
+        self._composite_menu(m)
         m = mb.addMenu("&View")
         m.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action,
                       self.zoom_reset_action])
@@ -282,11 +299,12 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         self.view.zoomChanged.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f}%"))
         self.view.filesDropped.connect(self.open_dropped)
         self.palette.blockActivated.connect(self.add_block)
-        self.summary.nodeClicked.connect(self.reveal)
-        self.problems.nodeClicked.connect(self.reveal)
+        self.summary.nodeClicked.connect(self.reveal_top)
+        self.problems.nodeClicked.connect(self.reveal_top)
         theme.changed.connect(self._restyle)
         if self.train_panel is not None:
             self.train_panel.set_graph(self.doc.graph)
+        self._connect_composite()
 
     # ---- state shown -------------------------------------------------------------------------
     def update_title(self) -> None:
@@ -325,15 +343,14 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         if len(nodes) == 1:
             if self.inspector.node != nodes[0]:
                 self.inspector.set_node(nodes[0])
-            row = self.summary.row_of(nodes[0])
-            if row >= 0:
-                self.summary.table.selectRow(row)
+            self.summary.select_path([inst for _, inst in self.doc.trail] + [nodes[0]])
         else:
             self.inspector.set_node(None, count=len(nodes))
         has = bool(nodes)
         for a in (self.cut_action, self.copy_action, self.duplicate_action):
             a.setEnabled(has)
         self.delete_action.setEnabled(has or bool(self.scene.selected_edges()))
+        self._update_composite_actions(nodes)
 
     def _restyle(self) -> None:
         for a in self.findChildren(QAction):
@@ -351,8 +368,14 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         """Fit the document in view once the window has its size (readable zoom at least)."""
         QTimer.singleShot(0, lambda: self.view.fit_all(min_zoom=OPEN_ZOOM))
 
+    def reveal_top(self, node: str) -> None:
+        """A node of the network (problem and summary clicks): leave any open block first."""
+        if self.doc.trail:
+            self.doc.go_to([])
+        self.reveal(node)
+
     def reveal(self, node: str) -> None:
-        """Select a node and centre the canvas on it (problem and summary clicks)."""
+        """Select a node of the graph shown and centre the canvas on it."""
         item = self.scene.nodes.get(node)
         if item is None:
             return
@@ -364,10 +387,13 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         """Palette double-click: add the block; with one node selected, place it to the right
         of that node and connect it; the new node becomes the selection (so that a chain
         grows by double-clicks)."""
-        g = self.doc.graph
+        g = self.doc.current
         sel = self.scene.selected_nodes()
         src = sel[0] if len(sel) == 1 else None
-        if src is not None and REGISTRY[type_id].inputs != "none":
+        if type_id not in REGISTRY and type_id not in g.definitions:
+            self.show_status(f"There is no block {type_id} in this project")
+            return None
+        if src is not None and arity(g.kind(type_id)) != "none":
             x, y = g.node(src)["pos"]
             pos = self._free_spot(x + X_STEP, y)
             new = self.doc.add_node(type_id, pos, connect_from=src) or self.doc.add_node(type_id, pos)
@@ -383,7 +409,7 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         return new
 
     def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        taken = [tuple(d["pos"]) for _, d in self.doc.graph.g.nodes(data=True)]
+        taken = [tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)]
         while any(abs(tx - x) < 150 and abs(ty - y) < 80 for tx, ty in taken):
             y += Y_GAP
         return (x, y)
@@ -396,7 +422,7 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
             item.setSelected(True)
 
     def copy(self) -> dict | None:
-        data = clipboard.copy(self.doc.graph, self.scene.selected_nodes())
+        data = clipboard.copy(self.doc.current, self.scene.selected_nodes())
         if data:
             self.show_status(f"Copied {len(data['nodes'])} node(s)")
         return data
@@ -426,12 +452,12 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         nodes = self.scene.selected_nodes()
         if not nodes:
             return []
-        ids = self.doc.paste(clipboard.piece(self.doc.graph, nodes), (30.0, 30.0), "Duplicate")
+        ids = self.doc.paste(clipboard.piece(self.doc.current, nodes), (30.0, 30.0), "Duplicate")
         self.scene.select_nodes(ids)
         return ids
 
     def auto_layout(self) -> None:
-        self.doc.layout(auto_positions(self.doc.graph))
+        self.doc.layout(auto_positions(self.doc.current))
         self.fit_soon()
 
     def _focus_search(self) -> None:
@@ -455,8 +481,13 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
         menu = QMenu(self)
         pos = ev.scenePos()
         if isinstance(item, NodeItem):
+            if item.composite and len(self.scene.selected_nodes()) == 1:
+                menu.addActions([self.enter_action, self.ungroup_action, self.save_block_action])
+                menu.addSeparator()
             menu.addActions([self.copy_action, self.cut_action, self.duplicate_action,
                              self.delete_action])
+            menu.addSeparator()
+            menu.addAction(self.group_action)
         elif isinstance(item, EdgeItem):
             menu.addAction(icon("delete"), "Delete Connection", lambda: self.doc.delete([], [item.key]))
             ins = menu.addMenu("Insert Block Here")
@@ -467,9 +498,20 @@ class MainWindow(FileOpsMixin, ExportMixin, QMainWindow):
             menu.addAction(self.paste_action)
             menu.addSeparator()
             menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
+            if self.doc.trail:
+                menu.addSeparator()
+                menu.addActions([self.up_action, self.save_block_action])
         menu.exec(ev.screenPos())
 
     def _block_menu(self, menu: QMenu, fn) -> None:
+        defs = self.doc.graph.definitions
+        owner = self.doc.trail[-1][0] if self.doc.trail else None
+        mine = [d for n, d in defs.items() if not (owner and (n == owner or owner in d.uses()))]
+        if mine:
+            sub = menu.addMenu("This project")
+            for d in mine:
+                a = sub.addAction(d.name, lambda t=d.name: fn(t))
+                a.setToolTip(d.doc)
         for cat in CATEGORIES:
             specs = [s for s in REGISTRY.values() if s.category == cat and s.inputs != "none"]
             if not specs:

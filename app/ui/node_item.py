@@ -1,5 +1,9 @@
 """A node on the canvas: a cached drawing of one model node (type, label, key params, output
-shape, param count, ports). It never holds the truth: `refresh(graph)` reads the model."""
+shape, param count, ports). It never holds the truth: `refresh(graph)` reads the model.
+
+A composite block's instance is drawn in its definition's colour, as a small stack of cards
+with a marker in its header, its exposed parameters as key params and one input port per
+input of the definition. A node that repeats shows a "×N" badge."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -7,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
 from app.graph import fmt_shape
+from app.graph.composite import Definition, arity
 from app.summary import human
 from blocks import get_spec
 
@@ -20,6 +25,7 @@ PORT_R = 4.5
 PORT_STEP = 18.0
 HIT_R = 9.0
 BASE_HEIGHT = HEADER + 3 * ROW + 2 * PAD
+STACK = 3.0  # offset of the cards drawn behind a composite block
 LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
 LOD_NAME = 0.2  # below this, as plain coloured boxes
 
@@ -39,8 +45,9 @@ def fmt_value(v) -> str:
     return str(v)
 
 
-def key_params_text(type_id: str, params: dict) -> str:
-    spec = get_spec(type_id)
+def key_params_text(type_id, params: dict) -> str:
+    """"filters 64 · kernel 3" for a type id, a BlockSpec or a composite Definition."""
+    spec = get_spec(type_id) if isinstance(type_id, str) else type_id
     parts = []
     for name in spec.key_params:
         label = _ABBREV.get(name, name)
@@ -99,6 +106,9 @@ class NodeItem(QGraphicsItem):
         self.problem: str | None = None
         self.blocked = False
         self.name_is_id = False
+        self.composite = False  # an instance of a composite block (double-click opens it)
+        self.repeat = 1
+        self.badge = ""  # "×3" when the node repeats
 
     # ---- model → item -------------------------------------------------------------
     def refresh(self, graph) -> bool:
@@ -111,38 +121,50 @@ class NodeItem(QGraphicsItem):
         for p in graph.graph_problems:
             if p.node == self.node_id and problem is None:
                 problem = p.message
+        spec = graph.kind(d["type"])
+        composite = isinstance(spec, Definition)
+        repeat = d.get("repeat", 1)
+        sig = (spec.color, len(spec.inputs), tuple(spec.exposed), spec.doc,
+               graph.definitions.epoch) if composite else None
         key = (d["type"], d["label"], tuple(sorted((k, repr(v)) for k, v in d["params"].items())),
                info.output_shape if info else None, info.params if info else 0,
-               problem, bool(info and info.blocked), taken)
+               problem, bool(info and info.blocked), taken, repeat, sig)
         if key == self._key:
             return False
         self._key = key
-        spec = get_spec(d["type"])
         self.type_id = d["type"]
-        self.color = category_color(spec.category)
-        self.many = spec.inputs == "many"
-        self.has_input = spec.inputs != "none"
+        self.repeat = repeat
+        self.badge = f"×{repeat}" if repeat > 1 else ""
+        self.color = QColor(spec.color) if composite else category_color(spec.category)
+        inputs = arity(spec)
+        self.many = inputs == "many" and not composite
+        self.has_input = inputs != "none"
         self.taken = taken
         self.name = d["label"] or self.node_id
         self.name_is_id = not d["label"]
-        self.params_text = key_params_text(d["type"], d["params"])
+        self.params_text = key_params_text(spec, d["params"])
         self.problem = problem
         self.blocked = bool(info and info.blocked)
         shape = info.output_shape if info else None
         self.shape_text = fmt_shape(shape) if shape is not None else ""
         self.count_text = human(info.params) if info and info.params else ""
-        n_ports = (max(taken) + 2 if taken else 1) if self.many else (1 if self.has_input else 0)
+        if composite:
+            n_ports = len(spec.inputs)
+        else:
+            n_ports = (max(taken) + 2 if taken else 1) if self.many else (1 if self.has_input else 0)
         height = max(BASE_HEIGHT, HEADER + 2 * PAD + n_ports * PORT_STEP)
-        geometry = n_ports != self.n_ports or height != self.height
+        geometry = n_ports != self.n_ports or height != self.height or composite != self.composite
         if geometry:
             self.prepareGeometryChange()
-            self.n_ports, self.height = n_ports, height
+            self.n_ports, self.height, self.composite = n_ports, height, composite
         self.setToolTip(self._tooltip(d, info, spec))
         self.update()
         return geometry
 
     def _tooltip(self, d, info, spec) -> str:
-        lines = [f"<b>{self.type_id}</b> {d['label'] or ''} <span style='color:gray'>({self.node_id})</span>"]
+        head = (f"<b>{self.type_id}</b>{' ' + self.badge if self.badge else ''} "
+                f"{d['label'] or ''} <span style='color:gray'>({self.node_id})</span>")
+        lines = [head]
         if self.problem:
             lines.append(f"<span style='color:{colors().error.name()}'>⚠ {_html(self.problem)}</span>")
         elif self.blocked:
@@ -150,14 +172,29 @@ class NodeItem(QGraphicsItem):
         elif info:
             lines.append(f"Output {fmt_shape(info.output_shape)} · {info.params:,} params · "
                          f"{info.macs:,} MACs")
-        lines.append(f"<span style='color:gray'>{_html(spec.doc)}</span>")
+        if self.composite:
+            inner = sum(1 for n in spec.body.g.nodes if spec.body.g.nodes[n]["type"] != "Input")
+            ins = len(spec.inputs)
+            if spec.doc:
+                lines.append(_html(spec.doc))
+            exposed = ", ".join(spec.exposed)
+            lines.append(f"<span style='color:gray'>Composite block · {inner} block"
+                         f"{'s' * (inner != 1)} inside · {ins} input{'s' * (ins != 1)}"
+                         f"{' · exposes ' + _html(exposed) if exposed else ''}<br>"
+                         f"Double-click to edit inside (every use changes)</span>")
+        else:
+            lines.append(f"<span style='color:gray'>{_html(spec.doc)}</span>")
+        if self.badge:
+            lines.append(f"<span style='color:gray'>Runs {self.repeat} times in a row "
+                         f"(independent copies)</span>")
         return "<br>".join(lines)
 
     def lines(self) -> list[str]:
         """The texts the node shows (for tests and accessibility)."""
         status = (f"⚠ {self.problem}" if self.problem else
                   "waiting for input" if self.blocked else "→ " + self.shape_text)
-        return [t for t in (self.type_id, self.name, self.params_text, status, self.count_text) if t]
+        title = self.type_id + (f" {self.badge}" if self.badge else "")
+        return [t for t in (title, self.name, self.params_text, status, self.count_text) if t]
 
     def text(self) -> str:
         return "\n".join(self.lines())
@@ -165,7 +202,8 @@ class NodeItem(QGraphicsItem):
     # ---- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
         m = PORT_R + 2
-        return QRectF(-m, -2, WIDTH + 2 * m, self.height + 4)
+        extra = 2 * STACK + 1 if self.composite else 0
+        return QRectF(-m, -2, WIDTH + 2 * m + extra, self.height + 4 + extra)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -210,6 +248,13 @@ class NodeItem(QGraphicsItem):
         rect = QRectF(0, 0, WIDTH, self.height)
         if self.blocked and not selected:
             painter.setOpacity(0.5)
+        if self.composite:  # a small stack of cards: there is more inside
+            back = QColor(self.color)
+            back.setAlpha(120)
+            painter.setPen(QPen(back, 1.0))
+            painter.setBrush(c.node)
+            for k in (2, 1):
+                painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
         if lod < LOD_TEXT:  # zoomed out: a coloured box, no text
             painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
                            else Qt.PenStyle.NoPen)
@@ -219,8 +264,9 @@ class NodeItem(QGraphicsItem):
                 f = fonts()
                 painter.setFont(f.big)
                 painter.setPen(QColor("#FFFFFF"))
+                title = self.type_id + (f" {self.badge}" if self.badge else "")
                 painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
-                                 f.m_big.elidedText(self.type_id, Qt.TextElideMode.ElideRight,
+                                 f.m_big.elidedText(title, Qt.TextElideMode.ElideRight,
                                                     WIDTH - 12))
             return
         painter.setRenderHint(painter.RenderHint.Antialiasing)
@@ -240,13 +286,30 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(self.color)
         painter.drawPath(head.simplified())
         tx = 9.0
+        hx = tx
+        if self.composite:  # the marker: two nested squares
+            painter.setPen(QPen(QColor("#FFFFFF"), 1.1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(hx, 6, 8, 8), 1.5, 1.5)
+            painter.drawRoundedRect(QRectF(hx + 3, 9, 8, 8), 1.5, 1.5)
+            hx += 16
         painter.setPen(QColor("#FFFFFF"))
         painter.setFont(f.title)
         count_w = f.m_small.horizontalAdvance(self.count_text) + 8 if self.count_text else 0
-        painter.drawText(QRectF(tx, 0, WIDTH - tx - 6 - count_w, HEADER),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                         QFontMetricsF(f.title).elidedText(self.type_id, Qt.TextElideMode.ElideRight,
-                                                           WIDTH - tx - 6 - count_w))
+        m_title = QFontMetricsF(f.title)
+        badge_w = m_title.horizontalAdvance(self.badge) + 10 if self.badge else 0
+        room = WIDTH - hx - 6 - count_w - badge_w
+        title = m_title.elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
+        painter.drawText(QRectF(hx, 0, room, HEADER),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
+        if self.badge:  # ×N: a white pill right after the title
+            bx = hx + m_title.horizontalAdvance(title) + 5
+            pill = QRectF(bx, 4, badge_w - 2, HEADER - 8)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(255, 255, 255, 235))
+            painter.drawRoundedRect(pill, 6.5, 6.5)
+            painter.setPen(self.color.darker(130))
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, self.badge)
         if self.count_text:
             painter.setFont(f.small)
             painter.setPen(QColor(255, 255, 255, 215))

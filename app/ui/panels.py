@@ -1,7 +1,8 @@
 """The summary table (Keras-style) and the problems list with one-click fixes."""
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, Qt, Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -10,7 +11,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QTableView,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -18,80 +20,57 @@ from PySide6.QtWidgets import (
 from app.graph import fmt_shape
 from app.summary import human, summary_rows
 
-from .theme import colors, icon
+from .theme import colors, icon, swatch
 
 COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
+PATH_ROLE = Qt.ItemDataRole.UserRole  # ids from the top down to this row's node
 
 
-class SummaryModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.rows: list[dict] = []
+def row_texts(r: dict) -> list[str]:
+    name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
+    kind = r["type"] + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
+    if r["output_shape"] is not None:
+        shape = fmt_shape(tuple(r["output_shape"]))
+    else:
+        shape = "?" if (r["error"] or "").startswith("not measured") else "error"
+    return [name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}"]
 
-    def set_rows(self, rows: list[dict]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
 
-    def rowCount(self, parent=None):
-        return 0 if parent is not None and parent.isValid() else len(self.rows)
+class SummaryTree(QTreeWidget):
+    """The summary rows; a composite block's row opens to show its inside."""
 
-    def columnCount(self, parent=None):
-        return 0 if parent is not None and parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole and section >= 3:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        r = self.rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return f"{r['id']} ({r['label']})" if r["label"] else r["id"]
-            if col == 1:
-                return r["type"]
-            if col == 2:
-                if r["output_shape"] is not None:
-                    return fmt_shape(tuple(r["output_shape"]))
-                return "?" if (r["error"] or "").startswith("not measured") else "error"
-            if col == 3:
-                return f"{r['params']:,}"
-            if col == 4:
-                return f"{r['macs']:,}"
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 3:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and r["error"]:
-            return colors().error if not r["error"].startswith("not measured") else colors().subtext
-        if role == Qt.ItemDataRole.ToolTipRole and r["error"]:
-            return r["error"]
-        if role == Qt.ItemDataRole.UserRole:
-            return r["id"]
-        return None
+    def selectRow(self, row: int) -> None:
+        it = self.topLevelItem(row)
+        if it is not None:
+            self.setCurrentItem(it)
 
 
 class SummaryPanel(QWidget):
-    nodeClicked = Signal(str)
+    nodeClicked = Signal(str)  # a top-level row
+    pathClicked = Signal(list)  # a row inside blocks: instance ids down to the inner node
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
         self.doc = doc
-        self.model = SummaryModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
+        self.rows: list[dict] = []
+        self.table = SummaryTree(self)
+        self.table.setColumnCount(len(COLUMNS))
+        self.table.setHeaderLabels(list(COLUMNS))
+        self.model = self.table.model()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setShowGrid(False)
-        h = self.table.horizontalHeader()
+        self.table.setUniformRowHeights(True)
+        self.table.setIndentation(14)
+        self.table.setRootIsDecorated(True)
+        self.table.setExpandsOnDoubleClick(True)
+        h = self.table.header()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
-        for i, w in enumerate((180, 140, 130, 110)):
+        for i in (3, 4):
+            self.table.headerItem().setTextAlignment(
+                i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for i, w in enumerate((200, 150, 130, 110)):
             self.table.setColumnWidth(i, w)
         self.totals = QLabel(self)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -109,7 +88,47 @@ class SummaryPanel(QWidget):
 
     def refresh(self) -> None:
         g = self.doc.graph
-        self.model.set_rows(summary_rows(g))
+        open_ = self.expanded_paths()
+        current = self.table.currentItem()
+        current = tuple(current.data(0, PATH_ROLE)) if current is not None else None
+        self.rows = summary_rows(g)
+        self.table.setUpdatesEnabled(False)
+        self.table.clear()
+        defs = g.definitions
+        c = colors()
+
+        def add(parent, rows, path):
+            for r in rows:
+                it = QTreeWidgetItem(row_texts(r))
+                ids = path + [r["id"]]
+                it.setData(0, PATH_ROLE, ids)
+                for col in (3, 4):
+                    it.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if r["error"]:
+                    bad = not r["error"].startswith("not measured")
+                    for col in range(len(COLUMNS)):
+                        it.setForeground(col, c.error if bad else c.subtext)
+                        it.setToolTip(col, r["error"])
+                d = defs.get(r["type"])
+                if d is not None:
+                    it.setIcon(1, swatch(QColor(d.color), 10, round_=False))
+                    if not r["error"]:
+                        it.setToolTip(1, f"{d.name}: composite block"
+                                         + (f" — {d.doc}" if d.doc else "")
+                                         + (f", repeated {r['repeat']} times" if r.get("repeat", 1) > 1
+                                            else ""))
+                if isinstance(parent, QTreeWidget):
+                    parent.addTopLevelItem(it)
+                else:
+                    parent.addChild(it)
+                if r.get("children"):
+                    add(it, r["children"], ids)
+                    it.setExpanded(tuple(ids) in open_)
+                if current is not None and tuple(ids) == current:
+                    self.table.setCurrentItem(it)
+
+        add(self.table, self.rows, [])
+        self.table.setUpdatesEnabled(True)
         t = g.totals()
         out = fmt_shape(tuple(t["output_shape"])) if t["output_shape"] else "?"
         self.totals.setText(f"<b>Total params:</b> {t['total_params']:,} "
@@ -117,11 +136,49 @@ class SummaryPanel(QWidget):
                             f"<b>MACs:</b> {t['total_macs']:,} ({human(t['total_macs'])}) &nbsp; "
                             f"<b>Output:</b> {out}")
 
+    def expanded_paths(self) -> set[tuple[str, ...]]:
+        found = set()
+
+        def walk(it):
+            for i in range(it.childCount()):
+                ch = it.child(i)
+                if ch.isExpanded():
+                    found.add(tuple(ch.data(0, PATH_ROLE)))
+                walk(ch)
+        walk(self.table.invisibleRootItem())
+        return found
+
+    def item_at(self, path) -> QTreeWidgetItem | None:
+        """The row of a node given by ids from the top (instance ids, then the node)."""
+        it = self.table.invisibleRootItem()
+        for nid in path:
+            it = next((it.child(i) for i in range(it.childCount())
+                       if it.child(i).data(0, PATH_ROLE)[-1] == nid), None)
+            if it is None:
+                return None
+        return it
+
     def row_of(self, node: str) -> int:
-        return next((i for i, r in enumerate(self.model.rows) if r["id"] == node), -1)
+        return next((i for i, r in enumerate(self.rows) if r["id"] == node), -1)
+
+    def select_path(self, path) -> None:
+        it = self.item_at(path)
+        if it is not None:
+            p = it.parent()
+            while p is not None:
+                p.setExpanded(True)
+                p = p.parent()
+            self.table.setCurrentItem(it)
 
     def _clicked(self, index) -> None:
-        self.nodeClicked.emit(self.model.rows[index.row()]["id"])
+        it = self.table.itemFromIndex(index)
+        if it is None:
+            return
+        path = list(it.data(0, PATH_ROLE))
+        if len(path) == 1:
+            self.nodeClicked.emit(path[0])
+        else:
+            self.pathClicked.emit(path)
 
 
 def fix_text(fix) -> str:
@@ -133,16 +190,18 @@ def fix_text(fix) -> str:
 
 
 class ProblemCard(QFrame):
-    """One problem: which node, what is wrong and what to do; a click shows the node."""
+    """One problem: which node, what is wrong and what to do; a click shows the node.
+    `where` names the blocks it is inside ("Stage ▸ n5") when it is not at the top."""
     clicked = Signal()
 
-    def __init__(self, graph, prob, parent=None):
+    def __init__(self, graph, prob, parent=None, where: str = ""):
         super().__init__(parent)
         self.problem = prob
         self.setObjectName("problem")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         d = graph.g.nodes[prob.node] if prob.node in graph.g else {}
-        who = prob.node + (f" ({d.get('label')})" if d.get("label") else "")
+        who = (f"{where} ▸ " if where else "") + prob.node + \
+            (f" ({d.get('label')})" if d.get("label") else "")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         lay.setSpacing(4)
@@ -171,7 +230,10 @@ class ProblemCard(QFrame):
 
 
 class ProblemsPanel(QScrollArea):
+    """The network's problems (the top graph's: an error inside a block shows on each
+    instance where it does not fit); while a block is open, its own problems come first."""
     nodeClicked = Signal(str)
+    placeClicked = Signal(list, str)  # trail (where the node is), node
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
@@ -199,21 +261,32 @@ class ProblemsPanel(QScrollArea):
     def refresh(self) -> None:
         g = self.doc.graph
         self.problems = g.problems()
+        places = [([], g, p) for p in self.problems]
+        if self.doc.trail:
+            inner = self.doc.current
+            trail = list(self.doc.trail)
+            places = [(trail, inner, p) for p in inner.problems()] + places
         for c in self.cards:
             self.lay.removeWidget(c)
             c.deleteLater()
         self.cards, self.fix_buttons = [], []
-        self.empty.setVisible(not self.problems)
-        for i, prob in enumerate(self.problems[:200]):
-            card = ProblemCard(g, prob)
-            card.clicked.connect(lambda n=prob.node: self.nodeClicked.emit(n))
+        self.places = places
+        self.empty.setVisible(not places)
+        for i, (trail, graph, prob) in enumerate(places[:200]):
+            card = ProblemCard(graph, prob, where=" ▸ ".join(n for n, _ in trail))
+            if trail:
+                card.clicked.connect(lambda t=trail, n=prob.node: self.placeClicked.emit(t, n))
+            else:
+                card.clicked.connect(lambda n=prob.node: self.nodeClicked.emit(n))
             if card.fix_button is not None:
-                card.fix_button.clicked.connect(lambda _=False, p=prob: self.doc.apply_fix(p))
+                card.fix_button.clicked.connect(
+                    lambda _=False, p=prob, t=trail: self.doc.apply_fix(p, t))
                 self.fix_buttons.append(card.fix_button)
             self.lay.insertWidget(1 + i, card)
             self.cards.append(card)
 
     def count(self) -> int:
+        """The network's problems (those of the open block's inside not counted)."""
         return len(self.problems)
 
 

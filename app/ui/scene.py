@@ -1,6 +1,7 @@
-"""The canvas scene: draws the document's NetGraph and turns mouse gestures into document
-edits. It follows the model's change notifications and holds no state of its own beyond
-the items that mirror the model."""
+"""The canvas scene: draws the graph the document shows (the top graph or the body of an
+entered composite block) and turns mouse gestures into document edits. It follows the
+model's change notifications and holds no state of its own beyond the items that mirror
+the model."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from .node_item import WIDTH, NodeItem
 from .theme import theme
 
 BLOCK_MIME = "application/x-netcanvas-block"
+LIBRARY_MIME = "application/x-netcanvas-library-block"  # the path of a library block file
 SCENE_MARGIN = 1200.0
 
 
 class GraphScene(QGraphicsScene):
     status = Signal(str)  # a line for the status bar (refusals while connecting)
+    enterRequested = Signal(str)  # a composite block was double-clicked
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
@@ -35,12 +38,14 @@ class GraphScene(QGraphicsScene):
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.timeout.connect(self.update_scene_rect)
-        doc.graphReplaced.connect(self.set_graph)
+        doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
-        self.set_graph(doc.graph)
+        self.set_graph(doc.current)
 
     # ---- model → scene -------------------------------------------------------------
     def set_graph(self, graph) -> None:
+        if graph is self.graph:
+            return
         if self.graph is not None:
             self.graph.unsubscribe(self._on_event)
         self.graph = graph
@@ -226,8 +231,18 @@ class GraphScene(QGraphicsScene):
             self.select_nodes([new])
         return new
 
+    def drop_library_block(self, path: str, scene_pos: QPointF) -> str | None:
+        """A library block dropped: copy it into the project and add it (one undo step)."""
+        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
+        new = self.doc.add_library_block(path, pos)
+        if new:
+            self.select_nodes([new])
+        else:
+            self.status.emit(f"Cannot add this block: {self.doc.last_error}")
+        return new
+
     def dragEnterEvent(self, ev):
-        if ev.mimeData().hasFormat(BLOCK_MIME):
+        if ev.mimeData().hasFormat(BLOCK_MIME) or ev.mimeData().hasFormat(LIBRARY_MIME):
             ev.acceptProposedAction()
         else:
             ev.ignore()
@@ -235,11 +250,14 @@ class GraphScene(QGraphicsScene):
     dragMoveEvent = dragEnterEvent
 
     def dropEvent(self, ev):
-        if not ev.mimeData().hasFormat(BLOCK_MIME):
+        mime = ev.mimeData()
+        if mime.hasFormat(LIBRARY_MIME):
+            self.drop_library_block(bytes(mime.data(LIBRARY_MIME)).decode("utf-8"), ev.scenePos())
+        elif mime.hasFormat(BLOCK_MIME):
+            self.drop_block(bytes(mime.data(BLOCK_MIME)).decode("utf-8"), ev.scenePos())
+        else:
             ev.ignore()
             return
-        type_id = bytes(ev.mimeData().data(BLOCK_MIME)).decode("utf-8")
-        self.drop_block(type_id, ev.scenePos())
         ev.acceptProposedAction()
 
     # ---- mouse: connect and move -------------------------------------------------------
@@ -286,6 +304,16 @@ class GraphScene(QGraphicsScene):
             if moved:
                 self.update_scene_rect()
         super().mouseReleaseEvent(ev)
+
+    def mouseDoubleClickEvent(self, ev):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            item = self.node_at(ev.scenePos())
+            if item is not None and item.composite:
+                self._drag = None
+                self.enterRequested.emit(item.node_id)
+                ev.accept()
+                return
+        super().mouseDoubleClickEvent(ev)
 
     def contextMenuEvent(self, ev):
         if self.context_menu is None:

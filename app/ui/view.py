@@ -16,6 +16,7 @@ MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
 class CanvasView(QGraphicsView):
     zoomChanged = Signal(float)
     filesDropped = Signal(list)  # paths of .json files dropped onto the canvas
+    upRequested = Signal()  # Esc inside a composite block: back to the level above
 
     def __init__(self, scene, parent=None):
         super().__init__(scene, parent)
@@ -32,6 +33,7 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(True)
         self._pan: QPointF | None = None
         self._space = False
+        self.frame_color: QColor | None = None  # a block is open: its colour frames the canvas
         self.minimap = Minimap(self)
         self.minimap.hide()
 
@@ -128,8 +130,15 @@ class CanvasView(QGraphicsView):
             ev.accept()
             return
         if ev.key() == Qt.Key.Key_Escape:
-            self.scene().cancel_wire()
-            self.scene().clearSelection()
+            scene = self.scene()
+            if scene._wire is not None:
+                scene.cancel_wire()
+            elif scene.doc.trail:  # inside a block: Esc goes up one level
+                self.upRequested.emit()
+                ev.accept()
+                return
+            else:
+                scene.clearSelection()
         super().keyPressEvent(ev)
 
     def keyReleaseEvent(self, ev):
@@ -142,6 +151,8 @@ class CanvasView(QGraphicsView):
 
     def scrollContentsBy(self, dx, dy):
         super().scrollContentsBy(dx, dy)
+        if self.frame_color is not None:  # the frame stays put: repaint, do not scroll it
+            self.viewport().update()
         self.minimap.viewport().update()
 
     # ---- files dropped on the canvas -------------------------------------------------------
@@ -188,6 +199,22 @@ class CanvasView(QGraphicsView):
             y += step
         from PySide6.QtCore import QLineF
         painter.drawLines([QLineF(*ln) for ln in lines])
+
+    def set_frame_color(self, color: QColor | None) -> None:
+        self.frame_color = color
+        self.viewport().update()
+
+    def drawForeground(self, painter, rect: QRectF):
+        if self.frame_color is None:
+            return
+        painter.save()
+        painter.resetTransform()
+        pen = QPen(self.frame_color, 4)
+        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(QRectF(self.viewport().rect()).adjusted(2, 2, -2, -2))
+        painter.restore()
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
