@@ -464,6 +464,9 @@ def main(argv=None):
                   f"acc {row['val_acc']:.1%}  {row['seconds']:.1f} s  -> {out / 'last.pt'}",
                   flush=True)
     if dist.is_initialized():
+        # DDP's reducer holds the process group: release it before the group goes, or gloo
+        # can abort a rank at exit ("terminate called without an active exception").
+        del model
         dist.barrier()
         dist.destroy_process_group()
 
