@@ -303,11 +303,17 @@ def save_project(graph: NetGraph, path: str | os.PathLike) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Write a file through `write(binary_file)` so that a crash leaves the old file whole:
+    a temporary file beside it, flushed to disk, then renamed over it."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -317,3 +323,4 @@ def atomic_write_text(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+    return path

@@ -15,27 +15,11 @@ from resources import ROOT as RESOURCES
 ICONS = RESOURCES / "icons"
 STYLES = RESOURCES / "styles"
 
-try:  # one set of category colours for the canvas and the exported diagrams
-    from app.export.style import CATEGORY_COLORS  # type: ignore
-except Exception:  # noqa: BLE001 - the exporter is optional; these are the editor's own
-    CATEGORY_COLORS = {
-        "Input": "#5B6B7F",
-        "Convolution": "#2F7FD8",
-        "Pooling": "#14A0A0",
-        "Dense": "#7A55D3",
-        "Merge": "#D08A12",
-        "Normalization & regularization": "#6E8B2E",
-        "Activation": "#C2497D",
-        "VGG": "#3559B5",
-        "Inception": "#1E9150",
-        "Residual": "#D2553A",
-        "Inception-ResNet": "#A0463A",
-        "Other blocks": "#6D6F78",
-    }
+from app.export.style import CATEGORY_COLORS, DEFAULT_COLOR  # one set for canvas and diagrams
 
 
 def category_color(category: str) -> QColor:
-    return QColor(CATEGORY_COLORS.get(category, "#6D6F78"))
+    return QColor(CATEGORY_COLORS.get(category, DEFAULT_COLOR))
 
 
 @dataclass(frozen=True)
