@@ -316,6 +316,7 @@ def atomic_write(path: Path, write) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -324,3 +325,9 @@ def atomic_write(path: Path, write) -> Path:
             pass
         raise
     return path
+
+
+def _default_file_mode() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask

@@ -106,3 +106,12 @@ def test_save_round_trip_and_atomicity(tmp_path, monkeypatch):
         save_project(g, p)
     assert p.read_bytes() == original  # the old file is intact
     assert [f.name for f in tmp_path.iterdir()] == ["net.json"]  # no temp file left behind
+
+
+def test_saved_file_gets_the_usual_permissions_not_a_temp_files(tmp_path):
+    g, _ = chain(("Conv2d", {"filters": 8}))
+    p = tmp_path / "net.json"
+    save_project(g, p)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask

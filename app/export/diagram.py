@@ -17,14 +17,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from blocks import REGISTRY
 
 from ..graph import NetGraph
-from .errors import ExportError, default_file_mode, output_path
+from ..project import atomic_write
+from .errors import ExportError, output_path
 from .style import ERROR_COLOR, category_color, fill_color, tint
 
 FORMATS = ("svg", "png", "pdf")
@@ -341,17 +341,10 @@ def export_diagram(graph: NetGraph, path: str | os.PathLike, fmt: str | None = N
 
 
 def _write_bytes(p: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, p)
+        atomic_write(p, lambda f: f.write(data))
     except OSError as exc:
         raise ExportError(f"cannot write {p}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 _QT_APP = None  # the QGuiApplication svg_to_pdf made, kept alive

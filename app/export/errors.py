@@ -1,7 +1,6 @@
 """The one exception every export raises, and the checks all exports share."""
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
@@ -54,9 +53,3 @@ def output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path
     return p
 
 
-@functools.cache
-def default_file_mode() -> int:
-    """The mode a plain open() would give a new file (temp files start as 0600)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask

@@ -30,7 +30,7 @@ from blocks import REGISTRY, SUPPORT, get_spec
 
 from ..compile import attribute_names
 from ..graph import NetGraph
-from .errors import (ExportError, check_graph, compiled, default_file_mode, input_shape,
+from .errors import (ExportError, check_graph, compiled, input_shape,
                      output_path, output_shape)
 
 # Names a forward variable never takes (besides keywords and builtins).
@@ -576,7 +576,6 @@ def export_python(graph: NetGraph, path: str | os.PathLike) -> Path:
     source = python_source(graph)
     try:
         atomic_write_text(p, source)
-        os.chmod(p, default_file_mode())
     except OSError as exc:
         raise ExportError(f"cannot write {p}: {exc.strerror or exc}") from None
     return p

@@ -7,14 +7,14 @@ the node each tensor belongs to.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..graph import NetGraph
-from .errors import ExportError, compiled, default_file_mode, output_path
+from ..project import atomic_write
+from .errors import ExportError, compiled, output_path
 
 
 class WeightsError(ExportError):
@@ -32,7 +32,7 @@ class WeightsError(ExportError):
 def save_weights(model: nn.Module | NetGraph, path: str | os.PathLike,
                  metadata: dict[str, str] | None = None) -> Path:
     """Write the model's state_dict (a NetGraph: a freshly initialised model) to `path`."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
     name = None
     if isinstance(model, NetGraph):
         name = model.name
@@ -43,17 +43,10 @@ def save_weights(model: nn.Module | NetGraph, path: str | os.PathLike,
     if name is not None:
         meta["project"] = str(name)
     meta.update(metadata or {})
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, p)
+    try:  # safetensors writes by path: let it write the temporary file's bytes
+        atomic_write(p, lambda f: f.write(save(state, metadata=meta)))
     except OSError as exc:
         raise ExportError(f"cannot write {p}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 
