@@ -15,7 +15,7 @@ from blocks import REGISTRY, get_spec
 from blocks.spec import Shape
 
 from .graph import NetGraph
-from .graph.composite import Definition, Definitions, measure
+from .graph.composite import Definition, Definitions, measure, walk_body
 
 
 class CompileError(ValueError):
@@ -83,19 +83,15 @@ def compile_definition(defs: Definitions, d: Definition, params: dict,
     root = nn.Module()
     fg = fx.Graph()
     env: dict[str, fx.Node] = {}
-    shapes: dict[str, Shape] = {}
-    for i, (port, shape) in enumerate(zip(d.inputs, in_shapes)):
+    shapes: dict[str, Shape] = dict(zip(d.inputs, in_shapes))
+    for i, port in enumerate(d.inputs):
         env[port] = fg.placeholder(f"x{i}" if len(d.inputs) > 1 else "x")
-        shapes[port] = shape
-    for n in body.topological_order():
-        if n in env:
-            continue
-        b = body.node(n)
+    # walk_body measures each inner node for this instance, as validation did
+    for n, t, st in walk_body(defs, d, params, in_shapes):
         ins = [shapes[s] for s, _ in body.inputs_of(n)]
         p = d.body_params(n, params)
-        repeat = b.get("repeat", 1)
-        root.add_module(names[n], build_block(defs, b["type"], p, ins, repeat))
-        shapes[n] = measure(defs, b["type"], p, ins, repeat).output_shape
+        root.add_module(names[n], build_block(defs, t, p, ins, body.node(n).get("repeat", 1)))
+        shapes[n] = st.output_shape
         env[n] = fg.call_module(names[n], tuple(env[s] for s, _ in body.inputs_of(n)))
     fg.output(env[d.output()])
     module = fx.GraphModule(root, fg, class_name=d.name)

@@ -140,20 +140,26 @@ class BlockSpec:
 
     def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
         """Fill defaults and check every given value; returns (params, problems)."""
-        out = self.defaults()
-        problems = []
-        for name, value in (params or {}).items():
-            p = self.param_map.get(name)
-            if p is None:
-                known = ", ".join(self.param_map) or "none"
-                problems.append(f"{self.type_id} has no parameter {name!r} (it has: {known})")
-                continue
-            v, err = p.check(value)
-            if err:
-                problems.append(err)
-            else:
-                out[name] = v
-        return out, problems
+        return resolve_params(self.type_id, self.param_map, params)
+
+
+def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, Any] | None,
+                   known_as: str = "it has") -> tuple[dict[str, Any], list[str]]:
+    """Defaults filled in and every given value checked: (params, problems)."""
+    out = {name: p.default for name, p in param_map.items()}
+    problems = []
+    for name, value in (params or {}).items():
+        p = param_map.get(name)
+        if p is None:
+            known = ", ".join(param_map) or "none"
+            problems.append(f"{owner} has no parameter {name!r} ({known_as}: {known})")
+            continue
+        v, err = p.check(value)
+        if err:
+            problems.append(err)
+        else:
+            out[name] = v
+    return out, problems
 
 
 def _int_or_pair(value: Any) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blocks import REGISTRY, get_spec
-from blocks.spec import Param, Shape
+from blocks.spec import Param, Shape, resolve_params
 
 from .analysis import NodeStats, freeze, node_stats
 
@@ -68,21 +68,7 @@ class Definition:
         return {p.name: p for p in self.params}
 
     def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-        pm = self.param_map
-        out = {name: p.default for name, p in pm.items()}
-        problems = []
-        for name, value in (params or {}).items():
-            p = pm.get(name)
-            if p is None:
-                problems.append(f"{self.name} has no parameter {name!r} "
-                                f"(exposed: {', '.join(pm) or 'none'})")
-                continue
-            v, err = p.check(value)
-            if err:
-                problems.append(err)
-            else:
-                out[name] = v
-        return out, problems
+        return resolve_params(self.name, self.param_map, params, known_as="exposed")
 
     # --- the body ---------------------------------------------------------------
     def output(self) -> str | None:
