@@ -2,18 +2,7 @@
 from __future__ import annotations
 
 from . import checks as ck
-from .common import ACTIVATIONS
-from .inception import Inception, NaiveInception
-from .inception_resnet import (InceptionResNetA, InceptionResNetB, InceptionResNetC,
-                               InceptionStem, ReductionA, ReductionB)
-from .layers import (ActivationLayer, Add, AvgPoolLayer, BatchNormLayer, Concat,
-                     ConvLayer, DepthwiseSeparableConv, DropoutLayer, FlattenLayer,
-                     GlobalAvgPool, GlobalMaxPool, LinearLayer, MaxPoolLayer,
-                     TransposedConvLayer)
-from .misc import DenseBlock, SqueezeExcite
-from .resnet import Bottleneck, Residual, ResNetStem
-from .spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec, Param
-from .vgg import VGGBlock
+from .spec import ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec, Param
 
 CATEGORIES = ("Input", "Convolution", "Pooling", "Dense", "Merge",
               "Normalization & regularization", "Activation", "VGG", "Inception",
@@ -68,19 +57,23 @@ def _with_arity(type_id, inputs, check):
     return checked
 
 
-def _builder(module, module_args):
-    def build(in_shapes, params):
-        return module(**module_args(in_shapes, params))
+def _builder(spec_box, module_args):
+    def build(in_shapes, params):  # imports the module class (and torch) on first use
+        return spec_box[0].module(**module_args(in_shapes, params))
     return build
 
 
 def block(type_id, category, module, params, doc, builds, key_params=(), inputs="one",
           check=None, args=channels_args):
+    """module: "file:Class" of the nn.Module inside blocks/, e.g. "layers:ConvLayer"."""
     assert category in CATEGORIES, category
-    return BlockSpec(
+    box = []
+    spec = BlockSpec(
         type_id=type_id, category=category, doc=doc, params=tuple(params),
-        build=_builder(module, args), inputs=inputs, check=_with_arity(type_id, inputs, check),
-        key_params=tuple(key_params), builds=builds, module=module, module_args=args)
+        build=_builder(box, args), inputs=inputs, check=_with_arity(type_id, inputs, check),
+        key_params=tuple(key_params), builds=builds, module_path=module, module_args=args)
+    box.append(spec)
+    return spec
 
 
 # --- params ----------------------------------------------------------------------------------
@@ -124,7 +117,7 @@ _SPECS = [
               builds="A placeholder for the input tensor; one per graph."),
 
     # Convolution
-    block("Conv2d", "Convolution", ConvLayer, (
+    block("Conv2d", "Convolution", "layers:ConvLayer", (
         count("filters", 64, "number of output channels"),
         kernel(3),
         stride(),
@@ -136,7 +129,7 @@ _SPECS = [
     ), "2-D convolution with optional BatchNorm and activation.",
         "Conv2d → (BatchNorm2d) → activation.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_conv2d),
-    block("DepthwiseSeparableConv", "Convolution", DepthwiseSeparableConv, (
+    block("DepthwiseSeparableConv", "Convolution", "layers:DepthwiseSeparableConv", (
         count("filters", 64, "number of output channels"),
         kernel(3),
         stride(),
@@ -146,7 +139,7 @@ _SPECS = [
         "Depthwise k×k conv (groups = C, same padding) then pointwise 1×1 conv, each "
         "conv-BN-activation.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_separable),
-    block("ConvTranspose2d", "Convolution", TransposedConvLayer, (
+    block("ConvTranspose2d", "Convolution", "layers:TransposedConvLayer", (
         count("filters", 64, "number of output channels"),
         kernel(2),
         stride(2, "upsampling factor"),
@@ -158,56 +151,56 @@ _SPECS = [
         key_params=("filters", "kernel_size", "stride"), check=ck.check_transposed),
 
     # Pooling
-    block("MaxPool2d", "Pooling", MaxPoolLayer, POOL, "Max pooling.",
+    block("MaxPool2d", "Pooling", "layers:MaxPoolLayer", POOL, "Max pooling.",
           "MaxPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("MaxPool2d"), args=params_args),
-    block("AvgPool2d", "Pooling", AvgPoolLayer, POOL, "Average pooling.",
+    block("AvgPool2d", "Pooling", "layers:AvgPoolLayer", POOL, "Average pooling.",
           "AvgPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("AvgPool2d"), args=params_args),
-    block("GlobalAvgPool", "Pooling", GlobalAvgPool, (), "Global average pooling.",
+    block("GlobalAvgPool", "Pooling", "layers:GlobalAvgPool", (), "Global average pooling.",
           "Averages each channel over H and W: [C, H, W] → [C].",
           check=ck.image_check("GlobalAvgPool"), args=no_args),
-    block("GlobalMaxPool", "Pooling", GlobalMaxPool, (), "Global max pooling.",
+    block("GlobalMaxPool", "Pooling", "layers:GlobalMaxPool", (), "Global max pooling.",
           "Takes each channel's maximum over H and W: [C, H, W] → [C].",
           check=ck.image_check("GlobalMaxPool"), args=no_args),
 
     # Dense
-    block("Flatten", "Dense", FlattenLayer, (), "Flattens to a vector.",
+    block("Flatten", "Dense", "layers:FlattenLayer", (), "Flattens to a vector.",
           "Reshapes [C, H, W] to [C·H·W].", args=no_args),
-    block("Linear", "Dense", LinearLayer, (
+    block("Linear", "Dense", "layers:LinearLayer", (
         count("units", 10, "number of output features", hi=65536),
         act(default="none"),
     ), "Fully connected layer.", "Linear (with bias) → activation; needs a flat input.",
         key_params=("units", "activation"), check=ck.check_linear, args=linear_args),
 
     # Merge
-    block("Concat", "Merge", Concat, (), "Concatenate inputs on the channel axis.",
+    block("Concat", "Merge", "layers:Concat", (), "Concatenate inputs on the channel axis.",
           "Joins its inputs on the channel axis in input-port order; H and W must match.",
           inputs="many", check=ck.check_concat, args=no_args),
-    block("Add", "Merge", Add, (), "Element-wise sum.",
+    block("Add", "Merge", "layers:Add", (), "Element-wise sum.",
           "Adds inputs of identical shape element-wise.",
           inputs="many", check=ck.check_add, args=no_args),
 
     # Normalization & regularization
-    block("Dropout", "Normalization & regularization", DropoutLayer, (
+    block("Dropout", "Normalization & regularization", "layers:DropoutLayer", (
         Param("rate", FLOAT, 0.5, "fraction of values zeroed while training",
               min=0.0, max=0.99),
     ), "Dropout.", "Zeroes a random fraction `rate` of values while training.",
         key_params=("rate",), args=params_args),
-    block("BatchNorm", "Normalization & regularization", BatchNormLayer, (),
+    block("BatchNorm", "Normalization & regularization", "layers:BatchNormLayer", (),
           "Batch normalization.",
           "BatchNorm2d on a [C, H, W] input, BatchNorm1d on a flat [F] input.",
           check=ck.check_batchnorm, args=batchnorm_args),
 
     # Activation
-    block("Activation", "Activation", ActivationLayer, (
+    block("Activation", "Activation", "layers:ActivationLayer", (
         Param("function", CHOICE, "relu", "the function (softmax is over channels)",
               choices=ACTIVATIONS[1:] + ("softmax",)),
     ), "An activation function.", "Applies the activation function element-wise.",
         key_params=("function",), args=params_args),
 
     # VGG
-    block("VGGBlock", "VGG", VGGBlock, (
+    block("VGGBlock", "VGG", "vgg:VGGBlock", (
         count("filters", 64, "channels of every conv"),
         count("convs", 2, "number of 3×3 convs before the pool", hi=64),
         bn(False),
@@ -215,7 +208,7 @@ _SPECS = [
         key_params=("filters", "convs"), check=ck.check_vgg),
 
     # Inception
-    block("NaiveInception", "Inception", NaiveInception, (
+    block("NaiveInception", "Inception", "inception:NaiveInception", (
         count("f1", 64, "1×1 conv filters"),
         count("f3", 128, "3×3 conv filters"),
         count("f5", 32, "5×5 conv filters"),
@@ -223,7 +216,7 @@ _SPECS = [
         "Parallel 1×1, 3×3, 5×5 convs (same, ReLU) and a 3×3 max-pool (stride 1, same) of "
         "the input, concatenated: f1+f3+f5+C channels.",
         key_params=("f1", "f3", "f5"), check=ck.image_check("NaiveInception")),
-    block("Inception", "Inception", Inception, (
+    block("Inception", "Inception", "inception:Inception", (
         count("f1", 64, "1×1 branch filters"),
         count("f3_reduce", 96, "1×1 reduction before the 3×3"),
         count("f3", 128, "3×3 branch filters"),
@@ -237,7 +230,7 @@ _SPECS = [
         key_params=("f1", "f3", "f5"), check=ck.image_check("Inception")),
 
     # Residual
-    block("Residual", "Residual", Residual, (
+    block("Residual", "Residual", "resnet:Residual", (
         count("filters", 64, "channels of both 3×3 convs"),
         stride(1, "stride of the first conv and the projection"),
         bn(True),
@@ -245,7 +238,7 @@ _SPECS = [
         "conv3×3(stride)-BN-ReLU, conv3×3-BN, plus identity or 1×1 projection shortcut, "
         "then ReLU.",
         key_params=("filters", "stride"), check=ck.image_check("Residual")),
-    block("Bottleneck", "Residual", Bottleneck, (
+    block("Bottleneck", "Residual", "resnet:Bottleneck", (
         count("filters", 64, "width of the 1×1 and 3×3 convs"),
         stride(1, "stride of the 3×3 conv and the projection"),
         count("expansion", 4, "output channels = filters · expansion", hi=16),
@@ -254,35 +247,38 @@ _SPECS = [
         "1×1, 3×3 (stride), 1×1 ×expansion convs with BN, plus identity or 1×1 projection "
         "shortcut, then ReLU.",
         key_params=("filters", "stride", "expansion"), check=ck.image_check("Bottleneck")),
-    block("ResNetStem", "Residual", ResNetStem, (
+    block("ResNetStem", "Residual", "resnet:ResNetStem", (
         count("filters", 64, "channels of the 7×7 conv"),
     ), "ResNet stem.", "7×7 conv stride 2 -BN-ReLU, then 3×3 max-pool stride 2: H/4 × W/4.",
         key_params=("filters",), check=ck.image_check("ResNetStem")),
 
     # Inception-ResNet
-    block("InceptionStem", "Inception-ResNet", InceptionStem, (
+    block("InceptionStem", "Inception-ResNet", "inception_resnet:InceptionStem", (
         Param("variant", CHOICE, "resnet_v1",
               "resnet_v1: Inception-ResNet-v1 stem (256 ch); v4: Inception-v4 / "
               "Inception-ResNet-v2 stem (384 ch)", choices=("resnet_v1", "v4")),
     ), "Inception-v4 / Inception-ResNet stem.",
         "Conv-BN-ReLU stem taking 299×299×3 to 35×35×256 (resnet_v1) or 35×35×384 (v4).",
         key_params=("variant",), check=ck.check_stem),
-    block("InceptionResNetA", "Inception-ResNet", InceptionResNetA, (IR_VARIANT, IR_SCALE),
+    block("InceptionResNetA", "Inception-ResNet", "inception_resnet:InceptionResNetA",
+          (IR_VARIANT, IR_SCALE),
           "Inception-ResNet-A block (35×35).",
           "Branches 1×1 · 1×1→3×3 · 1×1→3×3→3×3, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetA")),
-    block("InceptionResNetB", "Inception-ResNet", InceptionResNetB, (IR_VARIANT, IR_SCALE),
+    block("InceptionResNetB", "Inception-ResNet", "inception_resnet:InceptionResNetB",
+          (IR_VARIANT, IR_SCALE),
           "Inception-ResNet-B block (17×17).",
           "Branches 1×1 · 1×1→1×7→7×1, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetB")),
-    block("InceptionResNetC", "Inception-ResNet", InceptionResNetC, (IR_VARIANT, IR_SCALE),
+    block("InceptionResNetC", "Inception-ResNet", "inception_resnet:InceptionResNetC",
+          (IR_VARIANT, IR_SCALE),
           "Inception-ResNet-C block (8×8).",
           "Branches 1×1 · 1×1→1×3→3×1, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetC")),
-    block("ReductionA", "Inception-ResNet", ReductionA, (
+    block("ReductionA", "Inception-ResNet", "inception_resnet:ReductionA", (
         count("k", 192, "1×1 conv filters of the deep branch"),
         count("l", 224, "middle 3×3 conv filters of the deep branch"),
         count("m", 256, "last 3×3 stride-2 conv filters of the deep branch"),
@@ -291,7 +287,7 @@ _SPECS = [
         "3×3 max-pool s2 · 3×3 n s2 · 1×1 k→3×3 l→3×3 m s2 (valid), concatenated: "
         "C+n+m channels.",
         key_params=("m", "n"), check=ck.reduction_check("ReductionA")),
-    block("ReductionB", "Inception-ResNet", ReductionB, (
+    block("ReductionB", "Inception-ResNet", "inception_resnet:ReductionB", (
         Param("variant", CHOICE, "v4", "branch layout of Inception-v4, -ResNet-v1 or -ResNet-v2",
               choices=("v4", "resnet_v1", "resnet_v2")),
     ), "Reduction-B (17×17 → 8×8).",
@@ -299,12 +295,12 @@ _SPECS = [
         key_params=("variant",), check=ck.reduction_check("ReductionB")),
 
     # Other blocks
-    block("SqueezeExcite", "Other blocks", SqueezeExcite, (
+    block("SqueezeExcite", "Other blocks", "misc:SqueezeExcite", (
         count("reduction", 16, "channel reduction ratio r of the hidden layer", hi=1024),
     ), "Squeeze-and-Excitation channel attention.",
         "GAP → Linear C/r → ReLU → Linear C → sigmoid, scaling each channel of the input.",
         key_params=("reduction",), check=ck.check_se, args=se_args),
-    block("DenseBlock", "Other blocks", DenseBlock, (
+    block("DenseBlock", "Other blocks", "misc:DenseBlock", (
         count("growth_rate", 32, "channels each layer adds", hi=1024),
         count("layers", 4, "number of layers", hi=64),
     ), "DenseNet dense block.",

@@ -1,8 +1,6 @@
 """Helpers shared by the block modules (plain torch; exporters copy these verbatim)."""
 import torch.nn as nn
 
-ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh")
-
 
 def make_activation(name):
     """An activation module by name; "softmax" is over the channel axis (dim=1)."""

@@ -1,16 +1,19 @@
 """Declarative block specs: what a block is called, what it takes, and how it is built.
 
 A spec is data the rest of NetCanvas reads (file format, palette, inspector, exporters,
-docs); the module it builds is plain torch. Specs never import from `app`.
+docs); the module it builds is plain torch. Specs never import from `app`, and never
+import torch: a spec names its module class ("layers:ConvLayer"), which is imported only
+when something builds or exports it, so validating a drawing needs no torch at all.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import torch.nn as nn
-
 Shape = tuple[int, ...]  # per-sample shape, channels first: (C, H, W) or (F,)
+
+ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh")
 
 # Parameter kinds understood by the loader and the inspector.
 INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (
@@ -121,19 +124,33 @@ class BlockSpec:
     category: str
     doc: str
     params: tuple[Param, ...]
-    build: Callable[[list[Shape], dict[str, Any]], nn.Module] | None
+    build: Callable[[list[Shape], dict[str, Any]], Any] | None
     inputs: str = "one"  # "none" | "one" | "many"
     check: Callable[[list[Shape], dict[str, Any]], str | CheckError | None] | None = None
     key_params: tuple[str, ...] = ()  # shown on the canvas node
     builds: str = ""  # longer "what it builds" text for tooltips and docs
-    # The nn.Module class that build() instantiates and, for exporters, its constructor
-    # keyword arguments: build(in_shapes, params) == module(**module_args(in_shapes, params)).
-    module: type | None = None
+    # The nn.Module class that build() instantiates, as "module:Class" inside blocks/, and
+    # its constructor keyword arguments:
+    # build(in_shapes, params) == module(**module_args(in_shapes, params)).
+    module_path: str | None = None
     module_args: Callable[[list[Shape], dict[str, Any]], dict[str, Any]] | None = None
     param_map: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "param_map", {p.name: p for p in self.params})
+
+    @property
+    def module_name(self) -> str | None:
+        """The module class's name, known without importing it (or torch)."""
+        return self.module_path.rpartition(":")[2] if self.module_path else None
+
+    @property
+    def module(self) -> type | None:
+        """The nn.Module class itself; importing it imports torch."""
+        if not self.module_path:
+            return None
+        mod, _, name = self.module_path.partition(":")
+        return getattr(importlib.import_module(f"{__package__}.{mod}"), name)
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}

@@ -1,24 +1,20 @@
-"""What one node computes, measured on the very module the compiler builds.
+"""What one node computes: output shape, parameters, MACs, activation size.
 
-Each node's block is built on the meta device (no memory, no init) and run on a meta
-tensor under torch's FlopCounterMode, so shapes, parameter counts and MACs come from the
-same code that trains — the editor can never disagree with the model. Results are cached
-by (type, params, input shapes): a graph repeats the same block configuration a lot.
+The numbers come from `blocks.rules`, which runs the block's own nn.Module class on
+shapes with closed-form rules per primitive layer (FlopCounterMode's conventions, MACs =
+its FLOPs ÷ 2) — no torch import, microseconds per block. tests/test_rules.py proves them
+equal to the real module measured on the meta device (`oracle.py`), so the editor cannot
+disagree with the model. Results are cached by (type, params, input shapes): a graph
+repeats the same block configuration a lot.
 """
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from blocks import get_spec
+from blocks.rules import BYTES_PER_VALUE, block_numbers
 from blocks.spec import CheckError, Fix, Shape
-
-BYTES_PER_VALUE = 4  # activations are reported as float32
 
 
 @dataclass(frozen=True)
@@ -32,8 +28,8 @@ class NodeStats:
     fix: Fix | None = None
 
 
-_CACHE: OrderedDict[tuple, NodeStats] = OrderedDict()
-_CACHE_SIZE = 8192
+_CACHE: dict[tuple, NodeStats] = {}
+_CACHE_SIZE = 65536
 
 
 def freeze(params: dict[str, Any]) -> tuple:
@@ -45,52 +41,47 @@ def node_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> 
     key = (type_id, freeze(params), tuple(in_shapes))
     hit = _CACHE.get(key)
     if hit is not None:
-        _CACHE.move_to_end(key)
         return hit
     stats = _measure(type_id, params, in_shapes)
+    if len(_CACHE) >= _CACHE_SIZE:  # a dict keeps insertion order: drop the oldest
+        del _CACHE[next(iter(_CACHE))]
     _CACHE[key] = stats
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
     return stats
 
 
 def clear_cache() -> None:
+    """Forget every measured block and composite instance (benchmarks start cold)."""
+    from .composite import clear_instance_cache
     _CACHE.clear()
+    clear_instance_cache()
+
+
+def checked(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats | None:
+    """The block's own check() as a NodeStats error, or None when it accepts the inputs."""
+    spec = get_spec(type_id)
+    problem = spec.check(in_shapes, params) if spec.check is not None else None
+    if isinstance(problem, CheckError):
+        return NodeStats(None, error=problem.message, fix=problem.fix)
+    if problem:
+        return NodeStats(None, error=problem)
+    return None
 
 
 def _measure(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
-    spec = get_spec(type_id)
-    if spec.check is not None:
-        problem = spec.check(in_shapes, params)
-        if isinstance(problem, CheckError):
-            return NodeStats(None, error=problem.message, fix=problem.fix)
-        if problem:
-            return NodeStats(None, error=problem)
+    problem = checked(type_id, params, in_shapes)
+    if problem is not None:
+        return problem
     try:
-        with torch.device("meta"):
-            module = spec.build(in_shapes, params)
-        module.eval()
-        xs = [torch.empty((1, *s), device="meta") for s in in_shapes]
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            out = module(*xs)
-    except Exception as exc:  # torch's own words, when our checks did not foresee it
+        n = block_numbers(get_spec(type_id), in_shapes, params)
+    except Exception as exc:  # noqa: BLE001 - what torch would say, when our checks did not foresee it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return NodeStats(None, error=f"{type_id}: cannot be built for input "
-                                     f"{_fmt(in_shapes)}: {reason}")
-    shape = tuple(int(d) for d in out.shape[1:])
-    n_params = sum(p.numel() for p in module.parameters())
-    n_train = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return NodeStats(
-        output_shape=shape,
-        params=n_params,
-        trainable_params=n_train,
-        macs=counter.get_total_flops() // 2,
-        activation_bytes=math.prod(shape) * BYTES_PER_VALUE,
-    )
+                                     f"{fmt_shapes(in_shapes)}: {reason}")
+    return NodeStats(n.output_shape, n.params, n.trainable_params, n.macs,
+                     n.activation_bytes)
 
 
-def _fmt(shapes: list[Shape]) -> str:
+def fmt_shapes(shapes: list[Shape]) -> str:
     return ", ".join(fmt_shape(s) for s in shapes)
 
 

@@ -9,7 +9,9 @@ hear what changed so that a view can follow the model.
 from __future__ import annotations
 
 import copy
+import heapq
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -63,7 +65,12 @@ class NetGraph:
         self.info: dict[str, NodeInfo] = {}
         self.graph_problems: list[Problem] = []  # problems of the whole graph (outputs, inputs)
         self._listeners: list[Listener] = []
-        self._order: list[str] | None = None  # cached topological order
+        # Structure caches, dropped whenever a node or an edge comes or goes (not when a
+        # parameter changes): topological order, each node's place in it, inputs, open ends.
+        self._order: list[str] | None = None
+        self._pos: dict[str, int] | None = None
+        self._ends: tuple[list[str], list[str]] | None = None
+        self._structure_changed = True  # graph_problems must be recomputed
         self._batch = 0
         self._dirty: set[str] = set()
         self._events: list[tuple[str, Any]] = []
@@ -118,12 +125,28 @@ class NetGraph:
             self._order = list(nx.lexicographical_topological_sort(self.g, key=_natural_key))
         return self._order
 
+    def _positions(self) -> dict[str, int]:
+        if self._pos is None:
+            self._pos = {n: i for i, n in enumerate(self.topological_order())}
+        return self._pos
+
+    def _open_ends(self) -> tuple[list[str], list[str]]:
+        if self._ends is None:
+            nodes, order = self.g.nodes, self.topological_order()
+            self._ends = ([n for n in order if nodes[n]["type"] == "Input"],
+                          [n for n in order if self.g.out_degree(n) == 0
+                           and nodes[n]["type"] != "Input"])
+        return self._ends
+
+    def _structure_edited(self) -> None:
+        self._order = self._pos = self._ends = None
+        self._structure_changed = True
+
     def input_nodes(self) -> list[str]:
-        return [n for n in self.topological_order() if self.g.nodes[n]["type"] == "Input"]
+        return list(self._open_ends()[0])
 
     def output_nodes(self) -> list[str]:
-        return [n for n in self.topological_order()
-                if self.g.out_degree(n) == 0 and self.g.nodes[n]["type"] != "Input"]
+        return list(self._open_ends()[1])
 
     def problems(self) -> list[Problem]:
         """Every root problem: nodes' own errors first (in graph order), then the graph's."""
@@ -162,7 +185,7 @@ class NetGraph:
             raise GraphError("a node id must be a non-empty string")
         self.g.add_node(node_id, type=type_id, params=full, label=str(label or ""),
                         pos=(float(pos[0]), float(pos[1])), repeat=repeat)
-        self._order = None
+        self._structure_edited()
         self._dirty.add(node_id)
         self._emit("node_added", node_id)
         self._done()
@@ -176,7 +199,7 @@ class NetGraph:
         self._dirty.update(self.g.successors(node_id))
         self.g.remove_node(node_id)
         self.info.pop(node_id, None)
-        self._order = None
+        self._structure_edited()
         self._emit("node_removed", node_id)
         self._done()
 
@@ -214,7 +237,7 @@ class NetGraph:
         if port is None:
             port = self.free_port(dst)
         self.g.add_edge(src, dst, port=port)
-        self._order = None
+        self._structure_edited()
         self._dirty.add(dst)
         self._emit("edge_added", (src, dst, port))
         self._done()
@@ -225,7 +248,7 @@ class NetGraph:
             raise GraphError(f"{src} is not connected to {dst}")
         port = self.g.edges[src, dst]["port"]
         self.g.remove_edge(src, dst)
-        self._order = None
+        self._structure_edited()
         self._dirty.add(dst)
         self._emit("edge_removed", (src, dst, port))
         self._done()
@@ -362,7 +385,7 @@ class NetGraph:
         with self.batch():
             self.g.clear()
             self.info.clear()
-            self._order = None
+            self._structure_edited()
             self._events.clear()
             self.name = data.get("name", self.name)
             if self.owner is None:
@@ -378,14 +401,21 @@ class NetGraph:
 
     # ---- validation ------------------------------------------------------------
     def _revalidate(self) -> set[str]:
-        """Re-measure dirty nodes, then their successors only while outputs change."""
+        """Re-measure dirty nodes, then their successors only while outputs change.
+
+        Work is proportional to the nodes re-measured, not to the graph: they are taken in
+        topological order from a heap, and an edit that changes no output shape stops at
+        the node edited. The whole-graph problems (inputs, open ends) are recomputed only
+        when the structure changed or an open end's info did."""
         changed: set[str] = set()
         if self._dirty:
             dirty, self._dirty = self._dirty, set()
-            pending = {n for n in dirty if n in self.g}
-            for n in self.topological_order():
-                if n not in pending:
-                    continue
+            pos = self._positions()
+            heap = [(pos[n], n) for n in dirty if n in pos]
+            heapq.heapify(heap)
+            queued = {n for _, n in heap}
+            while heap:
+                _, n = heapq.heappop(heap)
                 new = self._measure(n)
                 old = self.info.get(n)
                 if new != old:
@@ -393,8 +423,13 @@ class NetGraph:
                     changed.add(n)
                     if old is None or (old.output_shape, old.blocked or old.problem is not None) != (
                             new.output_shape, new.blocked or new.problem is not None):
-                        pending.update(self.g.successors(n))
-        self._check_whole_graph()
+                        for s in self.g.successors(n):
+                            if s not in queued:
+                                queued.add(s)
+                                heapq.heappush(heap, (pos[s], s))
+        if self._structure_changed or not changed.isdisjoint(self._open_ends()[1]):
+            self._structure_changed = False
+            self._check_whole_graph()
         return changed
 
     def _measure(self, n: str) -> NodeInfo:
@@ -451,9 +486,8 @@ class NetGraph:
             raise GraphError(f"there is no node {node_id!r}")
 
     def _new_id(self) -> str:
-        used = {n for n in self.g.nodes}
         i = self.g.number_of_nodes() + 1
-        while f"n{i}" in used:
+        while f"n{i}" in self.g:
             i += 1
         return f"n{i}"
 
@@ -492,10 +526,12 @@ class _Batch:
         return False
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def _natural_key(node_id: str) -> tuple:
     """Sort ids like n2 < n10, so that tables and errors read in drawing order."""
-    import re
-    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", node_id) if t)
+    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in _DIGITS.split(node_id) if t)
 
 
 def definition_from_dict(d: dict[str, Any], defs: Definitions) -> Definition:

@@ -1,0 +1,68 @@
+"""A block's numbers without torch: its own nn.Module class, run on shapes.
+
+The block classes (blocks/common.py, layers.py, resnet.py, …) are the one description of
+what is inside each block. Here their source is executed a second time, in a namespace
+where `torch` and `nn` are `blocks.symbolic` — shapes and closed-form rules instead of
+tensors — so constructing and calling a class yields the output shape, the parameter
+count and the MACs the real module has, in microseconds and with no torch imported.
+The same source, unchanged, is what `spec.build` imports and what the Python exporter
+copies, so the numbers, the model and the exported file cannot drift apart.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+from typing import Any
+
+from . import symbolic
+from .spec import BlockSpec, Shape
+
+# The block modules in dependency order (a class may subclass one defined before it).
+SOURCES = ("common", "layers", "resnet", "vgg", "inception", "inception_resnet", "misc")
+
+BYTES_PER_VALUE = 4  # activations are reported as float32
+
+_NAMESPACE: dict[str, Any] = {}
+
+
+def namespace() -> dict[str, Any]:
+    """The block classes and helpers, defined over blocks.symbolic (built once)."""
+    if not _NAMESPACE:
+        ns: dict[str, Any] = {"torch": symbolic.torch, "nn": symbolic.nn,
+                              "__name__": "blocks.symbolic_blocks"}
+        here = Path(__file__).parent
+        for name in SOURCES:
+            path = here / f"{name}.py"
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            # Drop the imports: torch and nn are the symbolic ones, and every sibling
+            # module's names already live in this one namespace.
+            tree.body = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+            exec(compile(tree, str(path), "exec"), ns)  # noqa: S102 - our own source files
+        _NAMESPACE.update(ns)
+    return _NAMESPACE
+
+
+class Numbers:
+    """What one block computes for one input: shape, parameters, MACs."""
+    __slots__ = ("output_shape", "params", "trainable_params", "macs")
+
+    def __init__(self, output_shape: Shape, params: int, macs: int):
+        self.output_shape = output_shape
+        self.params = params
+        self.trainable_params = params  # no block freezes a parameter
+        self.macs = macs
+
+    @property
+    def activation_bytes(self) -> int:
+        return math.prod(self.output_shape) * BYTES_PER_VALUE
+
+
+def block_numbers(spec: BlockSpec, in_shapes: list[Shape], params: dict[str, Any]) -> Numbers:
+    """Numbers of one built-in block; raises (like building it in torch would) when the
+    module refuses these inputs. Call spec.check first for a friendlier message."""
+    cls = namespace()[spec.module_name]
+    with symbolic.counting() as t:
+        module = cls(**spec.module_args(in_shapes, params))
+        out = module(*[symbolic.Tensor((1, *s)) for s in in_shapes])
+    return Numbers(tuple(out.shape[1:]), t.params, t.macs)
