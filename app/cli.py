@@ -58,7 +58,9 @@ def cmd_summary(args) -> int:
     return 1 if graph.problems() else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that feature's module is imported (a feature may
+    import torch or Qt, which `validate` and `summary` must not wait for)."""
     parser = argparse.ArgumentParser(
         prog="netcanvas",
         description="Design convolutional networks, check their shapes, train and export them.")
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_summary)
     for name, (module, help_text) in FEATURE_COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)  # listed in --help, never imported
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError as exc:
@@ -84,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in ("validate", "summary") else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,4 +1,4 @@
-"""The network being drawn: a networkx DiGraph plus live validation.
+"""The network being drawn: a directed graph (networkx's API, `digraph.py`) plus live validation.
 
 Nodes carry `type`, `params` (complete, checked), `label` and `pos`; edges carry `port`,
 the input slot at the target. Every operation either applies completely or raises
@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import networkx as nx
-
 from blocks import REGISTRY
 from blocks.spec import Fix, Shape
 
+# networkx's names for the part of it we use, without its import time (see digraph.py)
+from . import digraph as nx
 from .analysis import NodeStats, fmt_shape
 from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
 

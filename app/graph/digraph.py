@@ -1,0 +1,195 @@
+"""The small part of networkx's DiGraph API that NetGraph and the editor use, in plain dicts.
+
+networkx takes ~0.2 s to import (more than the whole `netcanvas summary` may take) and
+adds overhead to every edit of a large graph; NetGraph needs only nodes and edges with
+attribute dicts, neighbours, one path query and a topological sort. Names and behaviour
+follow networkx (`g.nodes[n]`, `g.edges(data=True)`, `g.in_edges(n, data=True)`, …), so
+code written against a networkx DiGraph keeps working.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Any, Callable, Iterator
+
+
+class _NodeView:
+    __slots__ = ("_g",)
+
+    def __init__(self, g: "DiGraph"):
+        self._g = g
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._g._attrs)
+
+    def __len__(self) -> int:
+        return len(self._g._attrs)
+
+    def __contains__(self, n) -> bool:
+        return n in self._g._attrs
+
+    def __getitem__(self, n) -> dict[str, Any]:
+        return self._g._attrs[n]
+
+    def __call__(self, data: bool = False):
+        return iter(self._g._attrs.items()) if data else iter(self._g._attrs)
+
+
+class _EdgeView:
+    __slots__ = ("_g",)
+
+    def __init__(self, g: "DiGraph"):
+        self._g = g
+
+    def __iter__(self):
+        return self()
+
+    def __len__(self) -> int:
+        return self._g.number_of_edges()
+
+    def __getitem__(self, edge) -> dict[str, Any]:
+        s, t = edge
+        return self._g._succ[s][t]
+
+    def __call__(self, data: bool = False):
+        for s, nbrs in self._g._succ.items():
+            for t, d in nbrs.items():
+                yield (s, t, d) if data else (s, t)
+
+
+class DiGraph:
+    def __init__(self):
+        self._attrs: dict[str, dict[str, Any]] = {}
+        self._succ: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pred: dict[str, dict[str, dict[str, Any]]] = {}
+        self.nodes = _NodeView(self)
+        self.edges = _EdgeView(self)
+
+    def __contains__(self, n) -> bool:
+        try:
+            return n in self._attrs
+        except TypeError:  # unhashable: never a node (as in networkx)
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._attrs)
+
+    def __len__(self) -> int:
+        return len(self._attrs)
+
+    def add_node(self, n, **attr) -> None:
+        if n in self._attrs:
+            self._attrs[n].update(attr)
+        else:
+            self._attrs[n] = dict(attr)
+            self._succ[n] = {}
+            self._pred[n] = {}
+
+    def add_edge(self, s, t, **attr) -> None:
+        for n in (s, t):
+            if n not in self._attrs:
+                self.add_node(n)
+        d = self._succ[s].get(t)
+        if d is None:
+            d = self._succ[s][t] = self._pred[t][s] = {}
+        d.update(attr)
+
+    def remove_node(self, n) -> None:
+        for t in self._succ.pop(n):
+            del self._pred[t][n]
+        for s in self._pred.pop(n):
+            del self._succ[s][n]
+        del self._attrs[n]
+
+    def remove_edge(self, s, t) -> None:
+        del self._succ[s][t]
+        del self._pred[t][s]
+
+    def has_edge(self, s, t) -> bool:
+        return s in self._succ and t in self._succ[s]
+
+    def successors(self, n) -> Iterator[str]:
+        return iter(self._succ[n])
+
+    def predecessors(self, n) -> Iterator[str]:
+        return iter(self._pred[n])
+
+    def in_edges(self, n, data: bool = False):
+        return [(s, n, d) if data else (s, n) for s, d in self._pred[n].items()]
+
+    def out_edges(self, n, data: bool = False):
+        return [(n, t, d) if data else (n, t) for t, d in self._succ[n].items()]
+
+    def in_degree(self, n) -> int:
+        return len(self._pred[n])
+
+    def out_degree(self, n) -> int:
+        return len(self._succ[n])
+
+    def number_of_nodes(self) -> int:
+        return len(self._attrs)
+
+    def number_of_edges(self) -> int:
+        return sum(len(v) for v in self._succ.values())
+
+    def clear(self) -> None:
+        self._attrs.clear()
+        self._succ.clear()
+        self._pred.clear()
+
+
+def has_path(g: DiGraph, source, target) -> bool:
+    """Is target reachable from source? Searches forward from source and backward from
+    target in turns and stops when either side runs out, so asking about a node that has
+    nothing downstream (or upstream) costs O(1), like networkx's bidirectional search."""
+    if source == target:
+        return True
+    fwd, bwd = {source}, {target}
+    fwd_front, bwd_front = [source], [target]
+    while fwd_front and bwd_front:
+        if len(fwd_front) <= len(bwd_front):
+            nxt = []
+            for n in fwd_front:
+                for m in g._succ[n]:
+                    if m in bwd:
+                        return True
+                    if m not in fwd:
+                        fwd.add(m)
+                        nxt.append(m)
+            fwd_front = nxt
+        else:
+            nxt = []
+            for n in bwd_front:
+                for m in g._pred[n]:
+                    if m in fwd:
+                        return True
+                    if m not in bwd:
+                        bwd.add(m)
+                        nxt.append(m)
+            bwd_front = nxt
+    return False
+
+
+def lexicographical_topological_sort(g: DiGraph, key: Callable[[Any], Any] | None = None
+                                     ) -> Iterator[str]:
+    """Kahn's algorithm taking, among the ready nodes, the smallest by `key` first."""
+    key = key or (lambda n: n)
+    indeg = {n: len(p) for n, p in g._pred.items()}
+    ready = [(key(n), i, n) for i, (n, d) in enumerate(indeg.items()) if d == 0]
+    heapq.heapify(ready)
+    order = {n: i for i, n in enumerate(indeg)}
+    seen = 0
+    while ready:
+        _, _, n = heapq.heappop(ready)
+        seen += 1
+        yield n
+        for t in g._succ[n]:
+            indeg[t] -= 1
+            if indeg[t] == 0:
+                heapq.heappush(ready, (key(t), order[t], t))
+    if seen != len(indeg):
+        raise ValueError("the graph has a cycle")
+
+
+def topological_sort(g: DiGraph) -> Iterator[str]:
+    return lexicographical_topological_sort(g, key=lambda n: 0)
+
