@@ -126,6 +126,7 @@ class Definitions(dict):
         super().__init__()
         self.epoch = next(_EPOCHS)
         self.versions: dict[str, int] = {}
+        self._propagating = False
         self.graphs: weakref.WeakSet = weakref.WeakSet()
 
     def version(self, name: str) -> int:
@@ -134,14 +135,16 @@ class Definitions(dict):
             v = self.versions[name] = next(_EPOCHS)
         return v
 
-    def users(self, name: str) -> set[str]:
-        """The definitions that contain `name`, directly or through others (one pass over
-        the bodies, then a walk up the reverse edges: linear in the project's size)."""
-        used_by: dict[str, list[str]] = {}
+    def users(self, name: str) -> list[str]:
+        """The definitions that contain `name`, directly or through others, each after
+        every one of them it contains (one pass over the bodies, then Kahn's algorithm
+        up the reverse edges: linear in the project's size)."""
+        used_by: dict[str, set[str]] = {}
         for d in self.values():
-            for t in {d.body.type_of(n) for n in d.body.g}:
+            for n in d.body.g:
+                t = d.body.type_of(n)
                 if t in self:
-                    used_by.setdefault(t, []).append(d.name)
+                    used_by.setdefault(t, set()).add(d.name)
         found: set[str] = set()
         todo = [name]
         while todo:
@@ -149,17 +152,48 @@ class Definitions(dict):
                 if user not in found:
                     found.add(user)
                     todo.append(user)
-        return found
+        waiting = {u: 0 for u in found}
+        for inner in found | {name}:
+            for user in used_by.get(inner, ()):
+                if inner != name:
+                    waiting[user] += 1
+        ready = [u for u in used_by.get(name, ()) if waiting[u] == 0]
+        order = []
+        while ready:
+            u = ready.pop()
+            order.append(u)
+            for user in used_by.get(u, ()):
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
+        return order
 
     def changed(self, name: str) -> None:
+        if self._propagating:
+            # a body re-measured below reports its own change; its users are already in
+            # `affected` and are being re-measured in order, so there is nothing to add
+            return
+        self._propagating = True
+        try:
+            self._changed(name)
+        finally:
+            self._propagating = False
+
+    def _changed(self, name: str) -> None:
         self.epoch = next(_EPOCHS)
-        affected = {name} | self.users(name)
+        affected = [name] + self.users(name)
         for a in affected:
             self.versions[a] = next(_EPOCHS)
-        for g in list(self.graphs):
-            # only live graphs: a body replaced by a reload may still be referenced somewhere
-            if g.owner is None or (g.owner in self and self[g.owner].body is g):
-                g._instances_changed(affected)
+        # Re-measure inside out (the changed body first, the top graphs last), so that each
+        # graph finds the blocks it contains already measured: one pass, however deep.
+        rank = {a: i for i, a in enumerate(affected)}
+        live = [g for g in list(self.graphs)
+                # only live graphs: a body replaced by a reload may still be referenced
+                if g.owner is None or (g.owner in self and self[g.owner].body is g)]
+        live.sort(key=lambda g: rank.get(g.owner, len(rank)) if g.owner else len(rank))
+        hit = set(affected)
+        for g in live:
+            g._instances_changed(hit)
 
 
 def get_kind(graph: "NetGraph", type_id: str):
