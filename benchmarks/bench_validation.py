@@ -1,12 +1,20 @@
-"""Validation speed: cold graphs of 100/500/1,000 nodes and one edit on 500.
+"""Validation speed, each figure beside its baseline measured in the same run.
 
-Run: python benchmarks/bench_validation.py
-Graphs are generated like real CNNs: stages of blocks with skip connections (Add) and
-branches (Concat), filter counts from the usual set. "Cold" starts with an empty cache.
-The "all distinct" line is the worst case, where no two nodes share a configuration.
+Run: python benchmarks/bench_validation.py [--quick]
+The baseline is the meta-device measurement (app/graph/oracle.py: each block built by
+torch on the meta device and run under FlopCounterMode), which is how NetCanvas measured
+nodes before the torch-free rules; the figure is the same work with the rules
+(blocks/rules.py). Both start each cold run from empty caches. Graphs are generated like
+real CNNs: stages of blocks with skip connections (Add) and branches (Concat), filter
+counts from the usual set; "all distinct" is the worst case, where no two nodes share a
+configuration. Also: a 10,000-node chain whose edges are listed target-first, nested
+composite blocks 50 and 200 deep, and one parameter edit on a 10,000-node graph.
+Times are wall clock, best of N (the minimum is the least disturbed by other processes).
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
 import random
 import statistics
 import sys
@@ -15,8 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import app.graph.analysis as analysis  # noqa: E402
 from app.graph import NetGraph  # noqa: E402
 from app.graph.analysis import clear_cache  # noqa: E402
+from app.graph.oracle import meta_stats  # noqa: E402
 
 FILTERS = [16, 32, 64, 128]
 
@@ -74,51 +84,147 @@ def cnn_graph(n_nodes: int, seed: int = 0, distinct: bool = False) -> NetGraph:
     return g
 
 
-def timed(fn, repeat: int = 1) -> float:
+@contextlib.contextmanager
+def measured_by(measure):
+    """Measure blocks with `measure` (the rules, or the meta-device baseline), from empty
+    caches."""
+    saved = analysis._measure
+    analysis._measure = measure
+    clear_cache()
+    try:
+        yield
+    finally:
+        analysis._measure = saved
+        clear_cache()
+
+
+RULES, META = analysis._measure, meta_stats
+
+
+def best(fn, repeat: int, setup=None) -> float:
+    """Best wall time of `repeat` runs of fn (setup, untimed, before each)."""
     times = []
     for _ in range(repeat):
+        if setup:
+            setup()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return min(times)
 
 
-def cold(n: int, distinct: bool = False) -> tuple[float, NetGraph]:
-    box = {}
+def ms(t: float) -> str:
+    return f"{t * 1000:9.2f} ms" if t < 0.1 else f"{t * 1000:9.0f} ms"
 
-    def run():
-        clear_cache()
-        box["g"] = cnn_graph(n, distinct=distinct)
-    t = timed(run, repeat=3)
-    return t, box["g"]
+
+def row(what: str, ours: float, base: float, goal: str = "") -> None:
+    ratio = base / ours if ours else float("inf")
+    print(f"  {what:<58} {ms(ours)}   baseline {ms(base)}   {ratio:7.1f}× faster"
+          + (f"   goal {goal}" if goal else ""))
+
+
+def compare(what, fn, repeat, goal="", base_repeat=None, setup=None) -> None:
+    """The same work measured by the rules and by the meta-device baseline."""
+    with measured_by(RULES):
+        ours = best(fn, repeat, setup)
+    with measured_by(META):
+        base = best(fn, base_repeat or repeat, setup)
+    row(what, ours, base, goal)
+
+
+# --- generated graphs ------------------------------------------------------------------------
+
+def reversed_chain(n: int) -> dict:
+    """A project dict: Input → (n−1) blocks in a row, edges listed target-first."""
+    kinds = [("Conv2d", {"filters": 16}), ("BatchNorm", {}), ("Activation", {"function": "relu"})]
+    nodes = [{"id": "n1", "type": "Input", "params": {"shape": [16, 32, 32]}}]
+    for i in range(2, n + 1):
+        t, p = kinds[i % len(kinds)]
+        nodes.append({"id": f"n{i}", "type": t, "params": p})
+    edges = [{"source": f"n{i - 1}", "target": f"n{i}", "port": 0} for i in range(n, 1, -1)]
+    return {"format": "netcanvas", "version": 1, "name": f"chain {n}", "nodes": nodes,
+            "edges": edges}
+
+
+def nested_project(depth: int) -> dict:
+    """Input → L{depth-1}: L0 holds a Conv2d, each L{k} holds an L{k-1} and a Conv2d."""
+    defs = []
+    inner = None
+    for k in range(depth):
+        nodes = [{"id": "i", "type": "Input", "params": {"shape": [8, 16, 16]}},
+                 {"id": "c", "type": "Conv2d", "params": {"filters": 8}}]
+        edges = [{"source": "i", "target": "c", "port": 0}]
+        if inner:
+            nodes.append({"id": "b", "type": inner, "params": {}})
+            edges.append({"source": "c", "target": "b", "port": 0})
+        defs.append({"name": f"L{k}", "inputs": ["i"], "exposed": [], "nodes": nodes,
+                     "edges": edges})
+        inner = f"L{k}"
+    return {"format": "netcanvas", "version": 2, "name": f"nested {depth}", "definitions": defs,
+            "nodes": [{"id": "n1", "type": "Input", "params": {"shape": [8, 16, 16]}},
+                      {"id": "n2", "type": inner, "params": {}}],
+            "edges": [{"source": "n1", "target": "n2", "port": 0}]}
+
+
+def loaded(data: dict) -> NetGraph:
+    g = NetGraph()
+    g.load_dict(data)
+    assert not g.problems(), g.problems()[:3]
+    return g
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = ap.parse_args()
+    n = 2 if args.quick else 5
     cnn_graph(20)  # import and first-call warm-up, not part of any figure
-    print("cold validation (empty cache, median of 3):")
-    for n in (100, 500, 1000):
-        t, g = cold(n)
-        assert not g.problems(), g.problems()[:3]
-        print(f"  {g.g.number_of_nodes():5d} nodes: {t * 1000:8.1f} ms")
-    t, g = cold(1000, distinct=True)
-    print(f"  {g.g.number_of_nodes():5d} nodes, all configurations distinct: {t * 1000:8.1f} ms")
+    with measured_by(META):
+        cnn_graph(20)
 
-    _, g = cold(500)
-    convs = [n for n in g.topological_order() if g.type_of(n) == "Conv2d"]
-    mid = convs[len(convs) // 2]
-    values = iter(range(33, 10_000))
+    print("cold validation: build and validate the whole graph, empty caches")
+    for size in (100, 500, 1000):
+        g = cnn_graph(size)
+        compare(f"{g.g.number_of_nodes():,} nodes", lambda: cnn_graph(size), n,
+                "≤ 30 ms" if size == 1000 else "", base_repeat=1, setup=clear_cache)
+    g = cnn_graph(1000, distinct=True)
+    compare(f"{g.g.number_of_nodes():,} nodes, no two alike", lambda: cnn_graph(1000, distinct=True),
+            n, "≤ 50 ms", base_repeat=1, setup=clear_cache)
 
-    def edit():
-        g.set_param(mid, "filters", next(values))  # new channel count: a real re-check
-    print("one parameter edit on the 500-node graph (median of 20, new value each time):")
-    print(f"  {timed(edit, repeat=20) * 1000:8.2f} ms  (target < 16 ms)")
-    inp = g.input_nodes()[0]
-    sizes = iter([[3, 32 + 4 * i, 32 + 4 * i] for i in range(1, 10)])
+    chain = reversed_chain(10_000)
+    compare("10,000-node chain, edges listed target-first", lambda: loaded(chain), n,
+            "≤ 300 ms", base_repeat=1, setup=clear_cache)
+    for depth in (50, 200):
+        data = nested_project(depth)
+        compare(f"nested composite blocks, depth {depth}", lambda: loaded(data), n,
+                "≤ 200 ms" if depth == 200 else "", base_repeat=1, setup=clear_cache)
 
-    def input_edit():
-        g.set_param(inp, "shape", next(sizes))  # worst case: every node re-measured
-    print(f"  {timed(input_edit, repeat=4) * 1000:8.1f} ms  changing the Input shape "
-          f"(every node downstream, none cached)")
+    print("re-validation after one edit (a new value each time, so nothing is cached)")
+    for size in (500, 10_000):
+        for measure in (RULES, META):
+            with measured_by(measure):
+                g = cnn_graph(size)
+                convs = [c for c in g.topological_order() if g.type_of(c) == "Conv2d"]
+                mid = convs[len(convs) // 2]
+                # kernel and dilation at "same" padding, and the activation: a new
+                # configuration every time, no output shape changes
+                values = iter([{"kernel_size": k, "dilation": d, "activation": a}
+                               for a in ("gelu", "silu", "tanh", "leaky_relu") for d in (1, 2, 3)
+                               for k in (1, 3, 5, 7)])
+                t = best(lambda: g.set_params(mid, next(values)), 20 if measure is RULES else 5)
+                if measure is RULES:
+                    ours = t
+        row(f"{g.g.number_of_nodes():,}-node graph: a parameter that changes no shape", ours, t,
+            "≤ 1 ms" if size == 10_000 else "")
+    for measure in (RULES, META):
+        with measured_by(measure):
+            g = cnn_graph(500)
+            inp = g.input_nodes()[0]
+            sizes = iter([[3, 32 + 4 * i, 32 + 4 * i] for i in range(1, 12)])
+            t = best(lambda: g.set_param(inp, "shape", next(sizes)), 4 if measure is RULES else 1)
+            if measure is RULES:
+                ours = t
+    row(f"{g.g.number_of_nodes():,}-node graph: the Input shape (every node re-measured)", ours, t)
 
 
 if __name__ == "__main__":

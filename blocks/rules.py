@@ -61,8 +61,13 @@ class Numbers:
 def block_numbers(spec: BlockSpec, in_shapes: list[Shape], params: dict[str, Any]) -> Numbers:
     """Numbers of one built-in block; raises (like building it in torch would) when the
     module refuses these inputs. Call spec.check first for a friendlier message."""
-    cls = namespace()[spec.module_name]
+    cls = _CLASSES.get(spec.type_id)
+    if cls is None:
+        cls = _CLASSES[spec.type_id] = namespace()[spec.module_name]
     with symbolic.counting() as t:
         module = cls(**spec.module_args(in_shapes, params))
         out = module(*[symbolic.Tensor((1, *s)) for s in in_shapes])
     return Numbers(tuple(out.shape[1:]), t.params, t.macs)
+
+
+_CLASSES: dict[str, type] = {}  # type id → its class over blocks.symbolic

@@ -55,7 +55,7 @@ class _Counting:
 
 
 def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+    return (v, v) if v.__class__ is int else (int(v[0]), int(v[1]))
 
 
 # --- tensors ------------------------------------------------------------------------------
@@ -173,28 +173,9 @@ class _Elementwise(Module):
         return x
 
 
-class ReLU(_Elementwise):
-    pass
-
-
-class LeakyReLU(_Elementwise):
-    pass
-
-
-class GELU(_Elementwise):
-    pass
-
-
-class SiLU(_Elementwise):
-    pass
-
-
-class Sigmoid(_Elementwise):
-    pass
-
-
-class Tanh(_Elementwise):
-    pass
+ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh = (
+    type(name, (_Elementwise,), {}) for name in ("ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid",
+                                                  "Tanh"))
 
 
 class Softmax(Module):

@@ -91,8 +91,9 @@ class Definition:
         todo = [self]
         while todo:
             d = todo.pop()
-            for n in d.body.nodes():
-                t = d.body.type_of(n)
+            nodes = d.body.g.nodes
+            for n in nodes:
+                t = nodes[n]["type"]
                 if t not in REGISTRY and t not in found:
                     found.add(t)
                     inner = d.body.definitions.get(t)
@@ -141,8 +142,9 @@ class Definitions(dict):
         up the reverse edges: linear in the project's size)."""
         used_by: dict[str, set[str]] = {}
         for d in self.values():
-            for n in d.body.g:
-                t = d.body.type_of(n)
+            nodes = d.body.g.nodes
+            for n in nodes:
+                t = nodes[n]["type"]
                 if t in self:
                     used_by.setdefault(t, set()).add(d.name)
         found: set[str] = set()
@@ -167,6 +169,12 @@ class Definitions(dict):
                 if waiting[user] == 0:
                     ready.append(user)
         return order
+
+    def added(self, name: str) -> None:
+        """A new definition: no graph can contain it yet, so nothing is re-measured (which
+        keeps loading n nested definitions linear)."""
+        self.epoch = next(_EPOCHS)
+        self.versions[name] = next(_EPOCHS)
 
     def changed(self, name: str) -> None:
         if self._propagating:
@@ -224,6 +232,8 @@ def clear_instance_cache() -> None:
 def measure(defs: Definitions, type_id: str, params: dict[str, Any], in_shapes: list[Shape],
             repeat: int = 1) -> NodeStats:
     """Stats of one node (block or composite instance), repeated `repeat` times in a row."""
+    if repeat == 1 and type_id in REGISTRY:  # the common case, without the driver
+        return node_stats(type_id, params, in_shapes)
     return _drive(defs, _node(type_id, params, in_shapes, repeat))
 
 

@@ -139,14 +139,15 @@ class DiGraph:
 
 def has_path(g: DiGraph, source, target) -> bool:
     """Is target reachable from source? Searches forward from source and backward from
-    target in turns and stops when either side runs out, so asking about a node that has
-    nothing downstream (or upstream) costs O(1), like networkx's bidirectional search."""
+    target, always on the side that has seen fewer nodes, and stops when either side runs
+    out: the cost is about twice the smaller of the two searches, so asking about a node
+    with nothing upstream (an edge list read target-first) or downstream costs O(1)."""
     if source == target:
         return True
     fwd, bwd = {source}, {target}
     fwd_front, bwd_front = [source], [target]
     while fwd_front and bwd_front:
-        if len(fwd_front) <= len(bwd_front):
+        if len(fwd) <= len(bwd):
             nxt = []
             for n in fwd_front:
                 for m in g._succ[n]:

@@ -114,8 +114,10 @@ class NetGraph:
 
     def inputs_of(self, node_id: str) -> list[tuple[str, int]]:
         """(source, port) of every edge into node_id, in port order."""
-        return sorted(((s, d["port"]) for s, _, d in self.g.in_edges(node_id, data=True)),
-                      key=lambda e: e[1])
+        edges = [(s, d["port"]) for s, _, d in self.g.in_edges(node_id, data=True)]
+        if len(edges) > 1:
+            edges.sort(key=lambda e: e[1])
+        return edges
 
     def edges(self) -> list[tuple[str, str, int]]:
         return [(s, t, d["port"]) for s, t, d in self.g.edges(data=True)]
@@ -299,7 +301,7 @@ class NetGraph:
             raise GraphError(f"a block named {d.name!r} already exists — choose another name")
         self.definitions[d.name] = d
         d.body.subscribe(lambda kind, payload, name=d.name: self._body_changed(name, kind))
-        self.definitions.changed(d.name)
+        self.definitions.added(d.name)
 
     def remove_definition(self, name: str) -> Definition:
         users = [n for g in list(self.definitions.graphs) for n in g.nodes() if g.type_of(n) == name]
