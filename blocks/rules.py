@@ -1,16 +1,17 @@
 """A block's numbers without torch: its own nn.Module class, run on shapes.
 
 The block classes (blocks/common.py, layers.py, resnet.py, …) are the one description of
-what is inside each block. Here their source is executed a second time, in a namespace
-where `torch` and `nn` are `blocks.symbolic` — shapes and closed-form rules instead of
-tensors — so constructing and calling a class yields the output shape, the parameter
+what is inside each block. Here their compiled code is executed a second time, in a
+namespace where `import torch` and `import torch.nn as nn` give `blocks.symbolic` — shapes
+and closed-form rules instead of tensors — so constructing and calling a class yields the output shape, the parameter
 count and the MACs the real module has, in microseconds and with no torch imported.
 The same source, unchanged, is what `spec.build` imports and what the Python exporter
 copies, so the numbers, the model and the exported file cannot drift apart.
 """
 from __future__ import annotations
 
-import ast
+import builtins
+import importlib.machinery
 import math
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,41 @@ BYTES_PER_VALUE = 4  # activations are reported as float32
 _NAMESPACE: dict[str, Any] = {}
 
 
+class _Siblings:
+    """`from .common import ConvBNAct` inside the symbolic namespace: every block module's
+    names already live there."""
+
+    def __init__(self, ns: dict[str, Any]):
+        self._ns = ns
+
+    def __getattr__(self, name: str):
+        try:
+            return self._ns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def namespace() -> dict[str, Any]:
     """The block classes and helpers, defined over blocks.symbolic (built once)."""
     if not _NAMESPACE:
-        ns: dict[str, Any] = {"torch": symbolic.torch, "nn": symbolic.nn,
-                              "__name__": "blocks.symbolic_blocks"}
+        ns: dict[str, Any] = {"__name__": "blocks.symbolic_blocks"}
+        siblings = _Siblings(ns)
+
+        def imports(name, globals=None, locals=None, fromlist=(), level=0):
+            # torch and torch.nn are the symbolic ones; a sibling module is this namespace
+            if level == 0 and name.partition(".")[0] == "torch":
+                return symbolic.torch
+            if level == 1:
+                return siblings
+            return builtins.__import__(name, globals, locals, fromlist, level)
+
+        ns["__builtins__"] = dict(vars(builtins), __import__=imports)
         here = Path(__file__).parent
         for name in SOURCES:
-            path = here / f"{name}.py"
-            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-            # Drop the imports: torch and nn are the symbolic ones, and every sibling
-            # module's names already live in this one namespace.
-            tree.body = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
-            exec(compile(tree, str(path), "exec"), ns)  # noqa: S102 - our own source files
+            # the module's own compiled code, from the same __pycache__ the import uses
+            loader = importlib.machinery.SourceFileLoader(f"{__package__}.{name}",
+                                                          str(here / f"{name}.py"))
+            exec(loader.get_code(loader.name), ns)  # noqa: S102 - our own block modules
         _NAMESPACE.update(ns)
     return _NAMESPACE
 
