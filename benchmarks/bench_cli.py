@@ -43,7 +43,8 @@ def timed(cmd: list[str], runs: int) -> tuple[list[float], list[float]]:
 def heavy_imports(cmd: list[str]) -> list[str]:
     """Top-level packages from HEAVY that the command imports (from -X importtime)."""
     err = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], cwd=ROOT, env=env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         check=False).stderr
     found = set()
     for line in err.splitlines():
         name = line.rsplit("|", 1)[-1].strip()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from . import checks as ck
-from .spec import ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec, Param
+from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec,
+                   Param)
 
 CATEGORIES = ("Input", "Convolution", "Pooling", "Dense", "Merge",
               "Normalization & regularization", "Activation", "VGG", "Inception",

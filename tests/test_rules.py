@@ -15,6 +15,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_compile import check_parity, random_graph
 
 from app.graph import GraphError
 from app.graph.analysis import node_stats
@@ -22,7 +23,6 @@ from app.graph.grouping import expose, group
 from app.graph.oracle import meta_numbers
 from blocks import REGISTRY
 from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING
-from test_compile import check_parity, random_graph
 
 torch.set_num_threads(2)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blocks import get_spec
-from blocks.rules import BYTES_PER_VALUE, block_numbers
+from blocks.rules import block_numbers
 from blocks.spec import CheckError, Fix, Shape
 
 

@@ -148,26 +148,25 @@ def has_path(g: DiGraph, source, target) -> bool:
     fwd_front, bwd_front = [source], [target]
     while fwd_front and bwd_front:
         if len(fwd) <= len(bwd):
-            nxt = []
-            for n in fwd_front:
-                for m in g._succ[n]:
-                    if m in bwd:
-                        return True
-                    if m not in fwd:
-                        fwd.add(m)
-                        nxt.append(m)
-            fwd_front = nxt
+            fwd_front = _expand(fwd_front, g._succ, fwd, bwd)
         else:
-            nxt = []
-            for n in bwd_front:
-                for m in g._pred[n]:
-                    if m in fwd:
-                        return True
-                    if m not in bwd:
-                        bwd.add(m)
-                        nxt.append(m)
-            bwd_front = nxt
+            bwd_front = _expand(bwd_front, g._pred, bwd, fwd)
+        if fwd_front is None or bwd_front is None:
+            return True
     return False
+
+
+def _expand(front, neighbours, seen: set, other: set):
+    """One level of a breadth-first search: the next front, or None if it meets `other`."""
+    nxt = []
+    for n in front:
+        for m in neighbours[n]:
+            if m in other:
+                return None
+            if m not in seen:
+                seen.add(m)
+                nxt.append(m)
+    return nxt
 
 
 def lexicographical_topological_sort(g: DiGraph, key: Callable[[Any], Any] | None = None

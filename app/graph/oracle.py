@@ -11,9 +11,10 @@ import math
 from typing import Any
 
 from blocks import get_spec
+from blocks.rules import BYTES_PER_VALUE
 from blocks.spec import Shape
 
-from .analysis import BYTES_PER_VALUE, NodeStats, checked, fmt_shapes
+from .analysis import NodeStats, checked, fmt_shapes
 
 
 def meta_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
@@ -23,7 +24,7 @@ def meta_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> 
         return problem
     try:
         shape, n_params, n_train, macs = meta_numbers(type_id, params, in_shapes)
-    except Exception as exc:  # torch's own words, when our checks did not foresee it
+    except Exception as exc:  # noqa: BLE001 - torch's own words, when our checks did not foresee it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return NodeStats(None, error=f"{type_id}: cannot be built for input "
                                      f"{fmt_shapes(in_shapes)}: {reason}")
