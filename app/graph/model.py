@@ -71,6 +71,7 @@ class NetGraph:
         self._pos: dict[str, int] | None = None
         self._ends: tuple[list[str], list[str]] | None = None
         self._structure_changed = True  # graph_problems must be recomputed
+        self._faulty: set[str] = set()  # nodes whose info has a problem
         self._batch = 0
         self._dirty: set[str] = set()
         self._events: list[tuple[str, Any]] = []
@@ -152,7 +153,8 @@ class NetGraph:
 
     def problems(self) -> list[Problem]:
         """Every root problem: nodes' own errors first (in graph order), then the graph's."""
-        own = [self.info[n].problem for n in self.topological_order() if self.info[n].problem]
+        pos = self._positions()
+        own = [self.info[n].problem for n in sorted(self._faulty, key=pos.__getitem__)]
         return own + self.graph_problems
 
     def free_port(self, node_id: str) -> int:
@@ -201,6 +203,7 @@ class NetGraph:
         self._dirty.update(self.g.successors(node_id))
         self.g.remove_node(node_id)
         self.info.pop(node_id, None)
+        self._faulty.discard(node_id)
         self._structure_edited()
         self._emit("node_removed", node_id)
         self._done()
@@ -387,6 +390,7 @@ class NetGraph:
         with self.batch():
             self.g.clear()
             self.info.clear()
+            self._faulty.clear()
             self._structure_edited()
             self._events.clear()
             self.name = data.get("name", self.name)
@@ -423,6 +427,10 @@ class NetGraph:
                 if new != old:
                     self.info[n] = new
                     changed.add(n)
+                    if new.problem:
+                        self._faulty.add(n)
+                    else:
+                        self._faulty.discard(n)
                     if old is None or (old.output_shape, old.blocked or old.problem is not None) != (
                             new.output_shape, new.blocked or new.problem is not None):
                         for s in self.g.successors(n):
