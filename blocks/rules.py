@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from . import symbolic
+from .catalogue import SPECS
 from .spec import BlockSpec, Shape
 
-# The block modules in dependency order (a class may subclass one defined before it).
-SOURCES = ("common", "layers", "resnet", "vgg", "inception", "inception_resnet", "misc")
+# The block modules: the shared helpers first (classes elsewhere subclass ConvBNAct), then
+# every module a spec names, so that a new family of blocks is picked up by itself.
+SOURCES = tuple(dict.fromkeys(["common"] + [s.module_path.partition(":")[0] for s in SPECS
+                                            if s.module_path]))
 
 BYTES_PER_VALUE = 4  # activations are reported as float32
 
