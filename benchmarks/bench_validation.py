@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,6 +178,24 @@ def nested_project(depth: int) -> dict:
             "edges": [{"source": "n1", "target": "n2", "port": 0}]}
 
 
+def file_load_time(data: dict, limit: float = 30.0) -> str:
+    """load_project on `data` saved as a file, in a fresh process given `limit` seconds
+    (the project loader's own checks are part of this figure)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "chain.json"
+        path.write_text(json.dumps(data))
+        code = ("import sys, time\nfrom app.project import load_project\n"
+                "t = time.perf_counter()\nload_project(sys.argv[1])\n"
+                "print(time.perf_counter() - t)")
+        try:
+            out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                                 text=True, timeout=limit, check=True,
+                                 cwd=Path(__file__).resolve().parents[1]).stdout
+        except subprocess.TimeoutExpired:
+            return f"more than {limit:.0f} s (stopped)"
+    return ms(float(out))
+
+
 def revalidate_all(g: NetGraph) -> None:
     """Validate every node of a built graph from nothing (what the batch that built it did
     at its end), leaving out the add_node/connect calls themselves."""
@@ -220,6 +241,8 @@ def main() -> None:
     chain = reversed_chain(10_000)
     compare("10,000-node chain, edges listed target-first", lambda: loaded(chain), n,
             "≤ 300 ms", base_repeat=1, setup=clear_cache)
+    print(f"  {'… the same chain from a file (load_project, its checks too)':<56} "
+          f"{file_load_time(chain)}")
     for depth in (50, 200):
         data = nested_project(depth)
         compare(f"nested composite blocks, depth {depth}", lambda data=data: loaded(data), n,
