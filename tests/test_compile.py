@@ -91,6 +91,8 @@ def check_parity(g: NetGraph) -> None:
     totals = g.totals()
     assert list(y.shape[1:]) == totals["output_shape"]
     assert sum(p.numel() for p in model.parameters()) == totals["total_params"]
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == \
+        totals["trainable_params"]
     assert counter.get_total_flops() // 2 == 2 * totals["total_macs"]  # batch of 2
 
 

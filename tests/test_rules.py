@@ -117,31 +117,50 @@ def test_every_type_is_covered_with_defaults_on_an_image():
 
 # --- whole graphs with composite blocks and repeats ---------------------------------------
 
+def run_from(g, start, length):
+    """start and the nodes after it in a single-file row (each the only input of the next)."""
+    run = [start]
+    while len(run) < length:
+        nxt = list(g.g.successors(run[-1]))
+        if len(nxt) != 1 or len(g.inputs_of(nxt[0])) != 1:
+            break
+        run.append(nxt[0])
+    return run
+
+
 def with_composites(seed: int):
-    """A random valid graph, then parts of it grouped into blocks (some nested, some with
-    an exposed parameter) and some single-input nodes repeated."""
+    """A random valid graph, then rows of it grouped into blocks — often around a block
+    made before, so blocks nest — each with a whole-number parameter exposed and set per
+    instance, and some single-input nodes repeated."""
     r = random.Random(seed)
     g = random_graph(seed)
-    for k in range(r.randint(1, 3)):
-        order = [n for n in g.topological_order() if g.type_of(n) != "Input"]
-        start = r.randrange(len(order))
-        run = order[start:start + r.randint(1, 3)]
+    for k in range(r.randint(2, 4)):
+        nodes = [n for n in g.topological_order() if g.type_of(n) != "Input"]
+        blocks = [n for n in nodes if g.type_of(n) in g.definitions]
+        start = r.choice(blocks if blocks and r.random() < 0.7 else nodes)
+        preds = [s for s, _ in g.inputs_of(start)]
+        if len(preds) == 1 and g.type_of(preds[0]) != "Input" and r.random() < 0.5:
+            start = preds[0]  # the block made before goes inside, not first
         try:
-            inst = group(g, run, f"Block{k}")
+            inst = group(g, run_from(g, start, r.randint(1, 3)), f"Block{k}")
         except GraphError:
             continue  # not a groupable selection (two outputs, …): try another
         d = g.definitions[f"Block{k}"]
-        inner = [n for n in d.body.nodes() if d.body.type_of(n) == "Conv2d"]
-        if inner:
-            expose(g, d.name, inner[0], "filters")
-            try:
-                g.set_param(inst, "filters", r.choice([4, 6]))
-            except GraphError:
-                pass
-            if g.problems():  # the new width does not fit (e.g. an Add after it): undo
-                g.set_param(inst, "filters", d.body.node(inner[0])["params"]["filters"])
+        knobs = [(n, p.name) for n in d.body.nodes() if d.body.type_of(n) in REGISTRY
+                 for p in REGISTRY[d.body.type_of(n)].params if p.kind == INT]
+        if not knobs:
+            continue
+        node, param = r.choice(knobs)
+        name = expose(g, d.name, node, param)
+        before = g.node(inst)["params"][name]
+        try:
+            g.set_param(inst, name, r.randint(1, 8))
+        except GraphError:
+            continue  # out of this parameter's range
+        if g.problems():  # the new value does not fit what follows: put it back
+            g.set_param(inst, name, before)
     for n in list(g.nodes()):
-        if g.type_of(n) in ("Input", "Concat", "Add") or r.random() < 0.7:
+        if g.type_of(n) == "Input" or r.random() < 0.6:
             continue
         try:
             g.set_repeat(n, r.choice([2, 3]))
