@@ -51,11 +51,28 @@ def cmd_summary(args) -> int:
         if args.json:
             print(json.dumps({"error": "cannot open project"}))
         return 2
+    memory = gib = None
+    if args.batch is not None and not graph.problems():  # problems are listed anyway
+        from .train.memory import default_gpu_gib, estimate_memory
+        memory = estimate_memory(graph, args.batch, args.optimizer, amp=args.precision)
+        gib = args.gpu_gib or default_gpu_gib()
     if args.json:
-        print(json.dumps(summary_dict(graph)))
+        print(json.dumps(summary_dict(graph, memory, gib)))
     else:
-        print(summary_text(graph))
+        print(summary_text(graph, memory=memory, gpu_gib=gib))
     return 1 if graph.problems() else 0
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="Keras-style table of shapes, params and MACs")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--batch", type=_positive(int), metavar="B",
+                   help="add training memory per node for this batch size")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="with --batch: float32, or mixed precision (autocast) in bf16/fp16")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw",
+                   help="with --batch: whose state to count (sgd: momentum)")
+    p.add_argument("--gpu-gib", type=_positive(float), metavar="N",
+                   help="with --batch: say whether it fits in N GiB (default: this "
+                        "machine's GPU, else 16)")
     p.set_defaults(func=cmd_summary)
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         try:

@@ -12,6 +12,7 @@ covers an intermediate layer's zero padding gets nothing through it, and a valid
 layer may drop the last rows — so there the support must lie inside the computed box
 clipped to what the node uses at all (the support of the sum of all its units).
 """
+import json
 import random
 
 import pytest
@@ -306,3 +307,16 @@ def test_misaligned_join_is_flagged_and_aligned_ones_are_not():
 def test_flat_input_has_no_field():
     g, ids = chain(("Linear", {"units": 4}), shape=(8,))
     assert receptive_fields(g) == {ids[0]: None, ids[1]: None}
+
+
+def test_summary_shows_field_and_stride_per_node(capsys):
+    from app.cli import main
+    path = str(ROOT / "resources" / "templates" / "resnet18.json")
+    assert main(["summary", path, "--json"]) == 0
+    nodes = {n["id"]: n for n in json.loads(capsys.readouterr().out)["nodes"]}
+    assert nodes["n10"]["receptive_field"] == [435, 435]
+    assert nodes["n10"]["effective_stride"] == [32, 32]
+    assert nodes["n11"]["effective_stride"] == [0, 0]  # after the global pool
+    assert main(["summary", path]) == 0
+    out = capsys.readouterr().out
+    assert "435×435 /32" in out and "global" in out

@@ -4,6 +4,8 @@ The measurement (tests/memory_probe.py) watches every tensor torch creates durin
 forward + backward + optimizer steps — the optimizer the trainer makes, with its weight
 decay — and records the peak of live bytes; it knows nothing of the estimate.
 """
+import json
+
 import pytest
 import torch
 
@@ -76,3 +78,33 @@ def test_per_node_figures_add_up_and_scale_with_the_batch():
 def test_bad_precision_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="fp32, bf16, fp16"):
         estimate_memory(load_project(EXAMPLE), 8, amp="fp8")
+
+
+# --- netcanvas summary --batch ------------------------------------------------------------
+
+def test_summary_adds_train_bytes_per_node_a_total_and_whether_it_fits(capsys):
+    from app.cli import main
+    code = main(["summary", str(EXAMPLE), "--batch", "32", "--precision", "bf16", "--json",
+                 "--gpu-gib", "0.01"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    est = estimate_memory(load_project(EXAMPLE), 32, "adamw", amp="bf16")
+    assert data["train_bytes"] == est.total
+    assert data["train_memory"]["precision"] == "bf16" and data["train_memory"]["fits"] is False
+    assert [n["train_bytes"] for n in data["nodes"]] == [m.total for m in est.nodes.values()]
+    code = main(["summary", str(EXAMPLE), "--batch", "32", "--gpu-gib", "80"])
+    out = capsys.readouterr().out
+    assert "Train memory" in out and "Fits on a 80 GiB GPU" in out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--batch", "zero"], "--batch: must be a positive number"),
+    (["--batch", "8", "--precision", "fp8"], "invalid choice: 'fp8'"),
+    (["--batch", "8", "--gpu-gib", "-1"], "--gpu-gib: must be a positive number"),
+])
+def test_bad_memory_options_get_a_message_not_a_traceback(args, words, capsys):
+    from app.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["summary", str(EXAMPLE), *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and words in err and "Traceback" not in err

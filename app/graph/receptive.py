@@ -115,6 +115,8 @@ class NodeField:
 
     def text(self) -> str:
         (rh, rw), (sh, sw) = self.receptive_field, self.effective_stride
+        if sh == sw == 0:  # after a global pool: one unit, or all units alike
+            return f"{rh}×{rw} global"
         return f"{rh}×{rw} /{sh if sh == sw else f'{sh}×{sw}'}"
 
 

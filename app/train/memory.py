@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import torch
 
 from app.graph import NetGraph
+from app.summary import fmt_bytes
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -86,12 +87,17 @@ class MemoryEstimate:
     def fits(self, gib: float) -> bool:
         return self.total <= gib * 2**30
 
+    def fits_text(self, gib: float) -> str:
+        """'Fits on a 16 GiB GPU (3 %)' — CUDA's own context (~0.3–0.5 GiB) not counted."""
+        verdict = "Fits" if self.fits(gib) else "Does NOT fit"
+        return f"{verdict} on a {gib:g} GiB GPU ({self.total / (gib * 2**30):.0%})"
 
-def fmt_bytes(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} B"
+
+def default_gpu_gib() -> float:
+    """The first CUDA GPU's memory, else 16 GiB (a common card) to compare against."""
+    if torch.cuda.is_available():
+        return round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+    return 16.0
 
 
 def optimizer_copies(optimizer: str, momentum: float = 0.9) -> int:
