@@ -17,7 +17,8 @@ import random
 
 import pytest
 import torch
-import torch.nn as nn
+from helpers import chain
+from torch import nn
 
 from app.compile import compile_graph
 from app.graph import NetGraph
@@ -27,7 +28,6 @@ from app.graph.receptive_rules import RULES
 from app.project import load_project
 from blocks import REGISTRY
 from blocks.layers import GlobalAvgPool, GlobalMaxPool
-from helpers import chain
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def within(box, outer):
 def check_against_oracle(g: NetGraph, units_of=corner_units):
     """Compares every chosen unit; returns how many were compared exactly (unclipped)."""
     fields = receptive_fields(g)
-    boxes, shape = gradient_boxes(g, units_of)
+    boxes, _ = gradient_boxes(g, units_of)
     exact = 0
     for n, got in boxes.items():
         nf = fields[n]

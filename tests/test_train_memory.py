@@ -8,14 +8,14 @@ import json
 
 import pytest
 import torch
+from helpers import chain
+from memory_probe import measured_training_peak
 
 from app.compile import compile_graph
 from app.project import load_project
 from app.train.config import TrainConfig
 from app.train.loop import make_optimizer
 from app.train.memory import estimate_memory
-from helpers import chain
-from memory_probe import measured_training_peak
 from resources import EXAMPLE
 
 

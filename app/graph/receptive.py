@@ -23,9 +23,10 @@ are composed here from those recipes like any chain of nodes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from blocks import REGISTRY
 
@@ -38,17 +39,17 @@ class Axis:
     j: Fraction  # effective stride; 0 once every unit sees the same (global) field
     u: Fraction  # first input pixel seen by unit 0
 
-    def layer(self, k: int, s: int = 1, p: int = 0, d: int = 1) -> "Axis":
+    def layer(self, k: int, s: int = 1, p: int = 0, d: int = 1) -> Axis:
         return Axis(self.r + d * (k - 1) * self.j, self.j * s, self.u - p * self.j)
 
-    def transposed(self, k: int, s: int, p: int) -> "Axis":
+    def transposed(self, k: int, s: int, p: int) -> Axis:
         # Output unit o takes input units i with 0 <= o + p - i·s <= k-1: at most ceil(k/s)
         # of them, the first being i = ceil((p - k + 1) / s) for o = 0.
         first = -((k - 1 - p) // s)
         span = -(-k // s)
         return Axis(self.r + (span - 1) * self.j, self.j / s, self.u + first * self.j)
 
-    def whole(self, n: int) -> "Axis":
+    def whole(self, n: int) -> Axis:
         """The union over all n units: what a global pool's single unit sees."""
         return Axis(self.r + (n - 1) * self.j, Fraction(0), self.u)
 
@@ -71,19 +72,19 @@ class Field:
     h: Axis
     w: Axis
 
-    def layer(self, k, s=1, p=0, d=1) -> "Field":
+    def layer(self, k, s=1, p=0, d=1) -> Field:
         """A conv/pool layer; each argument an int or an (h, w) pair."""
         k, s, p, d = (_pair(v) for v in (k, s, p, d))
         return Field(self.h.layer(k[0], s[0], p[0], d[0]), self.w.layer(k[1], s[1], p[1], d[1]))
 
-    def chain(self, *layers) -> "Field":
+    def chain(self, *layers) -> Field:
         """Several layers in a row; each an int kernel or a (k, s, p[, d]) tuple."""
         f = self
         for spec in layers:
             f = f.layer(*(spec if isinstance(spec, tuple) else (spec,)))
         return f
 
-    def whole(self, hw: tuple[int, int]) -> "Field":
+    def whole(self, hw: tuple[int, int]) -> Field:
         return Field(self.h.whole(hw[0]), self.w.whole(hw[1]))
 
 
@@ -267,5 +268,13 @@ def _num(x: Fraction):
     return int(x) if x.denominator == 1 else float(x)
 
 
-__all__ = ["Axis", "Field", "NodeField", "Context", "join", "receptive_fields", "node_field",
-           "START"]
+__all__ = [
+    "START",
+    "Axis",
+    "Context",
+    "Field",
+    "NodeField",
+    "join",
+    "node_field",
+    "receptive_fields",
+]

@@ -8,7 +8,7 @@ checks each against the gradient support of the module itself.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .receptive import START, Context, Field, join
 
