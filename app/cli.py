@@ -21,6 +21,7 @@ FEATURE_COMMANDS = {
     "gui": ("app.ui.command", "open the editor (on the built-in example without FILE)"),
     "export": ("app.export.command", "export to Python, ONNX, weights or a diagram"),
     "train": ("app.train.command", "train the network on digits, an image folder or .npz"),
+    "diff": ("app.diff", "what changed between two projects (exit 0 same, 1 different)"),
 }
 
 
