@@ -85,6 +85,7 @@ def test_param_label_repeat_and_edge_changes(tmp_path, capsys):
     save_project(g, tmp_path / "b.json")
     code, out, _ = run(tmp_path / "a.json", tmp_path / "b.json", "--json", capsys=capsys)
     d = json.loads(out)
+    assert code == 1
     changed = {c["id"]: c for c in d["changed"]}
     assert changed[ids[1]]["params"] == {"kernel_size": [3, 5]}
     assert changed[ids[2]]["label"] == ["", "second"] and changed[ids[2]]["repeat"] == [1, 3]
