@@ -243,6 +243,18 @@ def to_dict(p: ProjectDiff) -> dict[str, Any]:
     return out
 
 
+def change_text(what: dict[str, Any]) -> str:
+    """One changed node's changes: "kernel_size 3 → 5, label  → stage 2"."""
+    parts = [f"{k} {_fmt(ov[0])} → {_fmt(ov[1])}" for k, ov in what.items() if k != "params"]
+    parts += [f"{k} {_fmt(o)} → {_fmt(v)}" for k, (o, v) in what.get("params", {}).items()]
+    return ", ".join(parts)
+
+
+def numbers_text(nums: dict[str, list]) -> str:
+    """"output shape [256, 14, 14] → [128, 14, 14]; params 1,180,672 → 295,424"."""
+    return "; ".join(f"{k.replace('_', ' ')} {_fmt(o)} → {_fmt(v)}" for k, (o, v) in nums.items())
+
+
 def _graph_lines(d: GraphDiff, a: NetGraph, b: NetGraph, indent: str = "") -> list[str]:
     lines = []
     for n in d.removed:
@@ -250,12 +262,9 @@ def _graph_lines(d: GraphDiff, a: NetGraph, b: NetGraph, indent: str = "") -> li
     for n in d.added:
         lines.append(f"{indent}+ {n} {b.type_of(n)}{_params_brief(b, n)}")
     for n, what in d.changed.items():
-        parts = [f"{k} {_fmt(o)} → {_fmt(v)}" for k, (o, v) in
-                 ((k, v) for k, v in what.items() if k != "params")]
-        parts += [f"{k} {_fmt(o)} → {_fmt(v)}" for k, (o, v) in what.get("params", {}).items()]
         old = next((x for x, y in d.renamed.items() if y == n), None)
         lines.append(f"{indent}~ {n}{f' (was {old})' if old else ''} {b.type_of(n)}: "
-                     + ", ".join(parts))
+                     + change_text(what))
     for s, t, p in d.edges_removed:
         lines.append(f"{indent}- edge {s} → {t}" + (f" (input {p + 1})" if p else ""))
     for s, t, p in d.edges_added:
@@ -287,8 +296,7 @@ def to_text(p: ProjectDiff, name_a: str = "A", name_b: str = "B") -> str:
     if p.graph.numbers:
         out.append("Numbers that changed:")
         for n, nums in p.graph.numbers.items():
-            parts = [f"{k.replace('_', ' ')} {_fmt(o)} → {_fmt(v)}" for k, (o, v) in nums.items()]
-            out.append(f"  {n} {p.b.type_of(n)}: " + "; ".join(parts))
+            out.append(f"  {n} {p.b.type_of(n)}: " + numbers_text(nums))
     out.append("Totals:")
     for k, (o, v) in p.totals.items():
         if o == v:
