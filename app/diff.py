@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +57,9 @@ class ProjectDiff:
 # --- matching --------------------------------------------------------------------------
 
 def match_nodes(a: NetGraph, b: NetGraph) -> dict[str, str]:
-    """a id → b id: same id, then by structure (module doc)."""
+    """a id → b id: same id, then by structure (module doc). Each round scores only pairs
+    with evidence — neighbours of matched nodes, or the only node of a type on each side —
+    so that a long renumbered chain costs rounds × edges, not rounds × nodes²."""
     m = {n: n for n in a.nodes() if n in b.g}
     rank_a = _ranks(a)
     rank_b = _ranks(b)
@@ -66,18 +67,27 @@ def match_nodes(a: NetGraph, b: NetGraph) -> dict[str, str]:
         taken = set(m.values())
         left_a = [n for n in a.topological_order() if n not in m]
         left_b = [n for n in b.topological_order() if n not in taken]
-        count_a = Counter(a.type_of(n) for n in left_a)
-        count_b = Counter(b.type_of(n) for n in left_b)
-        scored = []
+        by_type_a: dict[str, list[str]] = {}
+        by_type_b: dict[str, list[str]] = {}
+        for n in left_a:
+            by_type_a.setdefault(a.type_of(n), []).append(n)
+        for n in left_b:
+            by_type_b.setdefault(b.type_of(n), []).append(n)
+        pairs = {(xs[0], by_type_b[t][0]) for t, xs in by_type_a.items()
+                 if len(xs) == 1 and len(by_type_b.get(t, ())) == 1}
         for x in left_a:
-            for y in left_b:
-                t = a.type_of(x)
-                if t == b.type_of(y):
-                    # the only one of its type on each side (e.g. the Input): half a point
-                    s = _score(a, b, m, x, y) + 0.5 * (count_a[t] == count_b[t] == 1) \
-                        - abs(rank_a[x] - rank_b[y])
-                    if s >= 1:
-                        scored.append((-s, rank_a[x], x, y))
+            for p in _neighbours(a, x):
+                if p in m:
+                    pairs.update((x, y) for y in _neighbours(b, m[p])
+                                 if y not in taken and b.type_of(y) == a.type_of(x))
+        scored = []
+        for x, y in pairs:
+            t = a.type_of(x)
+            # the only one of its type on each side (e.g. the Input): half a point
+            unique = len(by_type_a[t]) == len(by_type_b[t]) == 1
+            s = _score(a, b, m, x, y) + 0.5 * unique - abs(rank_a[x] - rank_b[y])
+            if s >= 1:
+                scored.append((-s, rank_a[x], x, y))
         if not scored:
             return m
         used_b: set[str] = set()
@@ -85,6 +95,11 @@ def match_nodes(a: NetGraph, b: NetGraph) -> dict[str, str]:
             if x not in m and y not in used_b:
                 m[x] = y
                 used_b.add(y)
+
+
+def _neighbours(g: NetGraph, n: str):
+    yield from g.g.predecessors(n)
+    yield from g.g.successors(n)
 
 
 def _ranks(g: NetGraph) -> dict[str, float]:

@@ -163,4 +163,8 @@ def summary_text(graph: NetGraph, expand: bool = True, memory=None,
     if problems:
         out.append(f"{len(problems)} problem(s):")
         out += [f"  {p.node}: {p.message}" for p in problems]
+    warnings = [(n, f.warning) for n, f in receptive_fields(graph).items() if f and f.warning]
+    if warnings:
+        out.append("Receptive-field warnings:")
+        out += [f"  {n}: {w}" for n, w in warnings]
     return "\n".join(out)

@@ -137,3 +137,13 @@ def test_unreadable_file_exits_2_with_a_message(tmp_path, json_flag, capsys):
     assert code == 2 and "bad.json" in err and "Traceback" not in err
     if json_flag:
         assert "error" in json.loads(out)
+
+
+def test_a_long_renumbered_chain_is_matched_quickly():
+    import time
+    g, _ = chain(*[("Conv2d", {"filters": 4})] * 200, shape=(3, 8, 8))
+    b, ids = renumbered(g)
+    t0 = time.perf_counter()
+    p = diff_projects(g, b)
+    assert p.same and p.graph.renamed == ids
+    assert time.perf_counter() - t0 < 5  # rounds × edges, not rounds × nodes²

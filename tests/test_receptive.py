@@ -300,6 +300,10 @@ def test_misaligned_join_is_flagged_and_aligned_ones_are_not():
     fields = receptive_fields(g)
     assert "misaligned" in fields[cat].warning
     assert check_against_oracle(g) > 0  # the union is still exactly what a unit sees
+    from app.summary import summary_dict, summary_text
+    assert "misaligned" in summary_text(g).split("Receptive-field warnings:")[1]
+    row = next(r for r in summary_dict(g)["nodes"] if r["id"] == cat)
+    assert "misaligned" in row["receptive_field_warning"]
     h = load_project(ROOT / "resources" / "templates" / "hybrid.json")
     assert not any(f.warning for f in receptive_fields(h).values() if f)
 
