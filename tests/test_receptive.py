@@ -145,8 +145,8 @@ def test_every_block_type_has_a_rule():
 BLOCK_CASES = {  # type → (params, input shape); small but big enough for the block
     "InceptionStem": ({}, (3, 64, 68)),
     "InceptionStem/v4": ({"variant": "v4"}, (3, 72, 72)),
-    "ReductionB/resnet_v1": ({"variant": "resnet_v1"}, (8, 15, 15)),
-    "ReductionB/v4": ({"variant": "v4"}, (8, 15, 15)),
+    "ReductionB": ({}, (4, 15, 15)),  # v4
+    "ReductionB/resnet_v1": ({"variant": "resnet_v1"}, (4, 15, 15)),
     "ReductionA": ({"k": 4, "l": 4, "m": 4, "n": 4}, (8, 15, 15)),
     "Conv2d/dilated": ({"filters": 3, "kernel_size": [3, 5], "stride": 2, "dilation": 2}, (2, 15, 15)),
     "MaxPool2d/same": ({"pool_size": 3, "stride": 2, "padding": "same"}, (2, 11, 11)),
@@ -254,7 +254,7 @@ def random_graph(seed: int) -> NetGraph:
     return g
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(16))
 def test_random_graphs_match_the_gradient_oracle(seed):
     g = random_graph(seed)
     assert not g.problems(), g.problems()
