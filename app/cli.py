@@ -57,10 +57,16 @@ def cmd_summary(args) -> int:
         from .train.memory import default_gpu_gib, estimate_memory
         memory = estimate_memory(graph, args.batch, args.optimizer, amp=args.precision)
         gib = args.gpu_gib or default_gpu_gib()
+    no_memory = "fix the problems first: a network with problems cannot be measured"
     if args.json:
-        print(json.dumps(summary_dict(graph, memory, gib)))
+        data = summary_dict(graph, memory, gib)
+        if args.batch is not None and memory is None:
+            data["train_memory"] = {"error": no_memory}
+        print(json.dumps(data))
     else:
         print(summary_text(graph, memory=memory, gpu_gib=gib))
+        if args.batch is not None and memory is None:
+            print(f"Training memory: {no_memory}")
     return 1 if graph.problems() else 0
 
 

@@ -60,7 +60,8 @@ def match_nodes(a: NetGraph, b: NetGraph) -> dict[str, str]:
     """a id → b id: same id, then by structure (module doc). Each round scores only pairs
     with evidence — neighbours of matched nodes, or the only node of a type on each side —
     so that a long renumbered chain costs rounds × edges, not rounds × nodes²."""
-    m = {n: n for n in a.nodes() if n in b.g}
+    # an id now on a block of another type is a new node: its params cannot be compared
+    m = {n: n for n in a.nodes() if n in b.g and a.type_of(n) == b.type_of(n)}
     rank_a = _ranks(a)
     rank_b = _ranks(b)
     while True:
@@ -158,9 +159,8 @@ def _in_order(g: NetGraph, edges: list) -> list:
 
 def _node_changes(old: dict, new: dict) -> dict[str, list]:
     what: dict[str, list] = {}
-    for key in ("type", "label"):
-        if old[key] != new[key]:
-            what[key] = [old[key], new[key]]
+    if old["label"] != new["label"]:
+        what["label"] = [old["label"], new["label"]]
     if old.get("repeat", 1) != new.get("repeat", 1):
         what["repeat"] = [old.get("repeat", 1), new.get("repeat", 1)]
     po, pn = old["params"], new["params"]
@@ -318,8 +318,8 @@ def to_text(p: ProjectDiff, name_a: str = "A", name_b: str = "B") -> str:
             out.append(f"  {k.replace('_', ' ')}: {_fmt(o) if not isinstance(o, int) else f'{o:,}'}"
                        f" (same)")
         elif isinstance(o, int) and isinstance(v, int):
-            out.append(f"  {k.replace('_', ' ')}: {o:,} → {v:,} ({v - o:+,}, "
-                       f"{'+' if v > o else ''}{human(v - o)})")
+            short = f", {'+' if v > o else ''}{human(v - o)}" if abs(v - o) >= 1000 else ""
+            out.append(f"  {k.replace('_', ' ')}: {o:,} → {v:,} ({v - o:+,}{short})")
         else:
             out.append(f"  {k.replace('_', ' ')}: {_fmt(o)} → {_fmt(v)}")
     return "\n".join(out)

@@ -147,3 +147,11 @@ def test_a_long_renumbered_chain_is_matched_quickly():
     p = diff_projects(g, b)
     assert p.same and p.graph.renamed == ids
     assert time.perf_counter() - t0 < 5  # rounds × edges, not rounds × nodes²
+
+
+def test_an_id_on_a_block_of_another_type_is_removed_and_added():
+    a, ids = chain(("Conv2d", {"filters": 4}), "GlobalAvgPool")
+    b, _ = chain(("MaxPool2d", {"pool_size": 2}), "GlobalAvgPool")
+    p = diff_projects(a, b).graph
+    assert p.removed == [ids[1]] and p.added == [ids[1]] and not p.changed
+    assert p.edges_added == [(ids[0], ids[1], 0), (ids[1], ids[2], 0)]

@@ -30,6 +30,7 @@ from blocks import REGISTRY
 from blocks.layers import GlobalAvgPool, GlobalMaxPool
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 
 
 def _avg_for_max(module: nn.Module) -> None:

@@ -108,3 +108,16 @@ def test_bad_memory_options_get_a_message_not_a_traceback(args, words, capsys):
         main(["summary", str(EXAMPLE), *args])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and words in err and "Traceback" not in err
+
+
+def test_a_network_with_problems_gets_a_reason_instead_of_memory(tmp_path, capsys):
+    from app.cli import main
+    from app.project import save_project
+    g = mlp()
+    g.add_node("Conv2d")  # connected to nothing
+    save_project(g, tmp_path / "bad.json")
+    assert main(["summary", str(tmp_path / "bad.json"), "--batch", "8", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert "fix the problems first" in data["train_memory"]["error"]
+    assert main(["summary", str(tmp_path / "bad.json"), "--batch", "8"]) == 1
+    assert "Training memory: fix the problems first" in capsys.readouterr().out
