@@ -280,9 +280,9 @@ def test_composites_and_repeats_match_the_gradient_oracle():
 # --- known figures and warnings --------------------------------------------------------
 
 @pytest.mark.parametrize("template, node, rf, stride", [
-    ("resnet18", "n10", 435, 32),  # Araujo et al. 2019, table: ResNet-18 (v1) 435
-    ("vgg16", "n6", 212, 32),      # ... VGG-16: 212
-    ("resnet50", "n18", 427, 32),  # torchvision's v1.5 (stride on the 3×3); v1 is 483
+    ("vgg16", "n6", 212, 32),      # Araujo et al. 2019 give 212 for VGG-16
+    ("resnet18", "n10", 435, 32),  # stem 11, then +32, +56, +112, +224 per stage, by hand
+    ("resnet50", "n18", 427, 32),  # torchvision's v1.5 (stride on the 3×3), by hand
 ])
 def test_published_figures(template, node, rf, stride):
     g = load_project(ROOT / "resources" / "templates" / f"{template}.json")

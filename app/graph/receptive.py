@@ -7,9 +7,10 @@ Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networ
   u  where the field of unit 0 starts (negative when it reaches into padding).
 A layer with kernel k, stride s, left padding p and dilation d maps (r, j, u) to
   (r + d(k−1)·j,  j·s,  u − p·j).
-At a join (Add, Concat) a unit sees the union of what its inputs see; when those fields
-have different centres or strides the join is "misaligned" and the node gets a warning,
-because then the reported field is the bounding box for the first unit only.
+At a join (Add, Concat) a unit sees the union of what its inputs see. When the inputs'
+fields have different centres the join is "misaligned" (a unit mixes features from
+different places) and the node gets a warning; when they move by different strides the
+union changes from unit to unit, and we report the first unit's, with a warning.
 A global pool, Flatten, or SqueezeExcite's squeeze makes every unit see the union of all
 input units; we mark that with j = 0 (moving along the output moves nothing).
 Transposed convolutions make j a fraction; their fields vary from unit to unit, so we
@@ -29,6 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from blocks import REGISTRY
+from blocks.spec import pair
 
 from .composite import measure, walk_body
 
@@ -74,7 +76,7 @@ class Field:
 
     def layer(self, k, s=1, p=0, d=1) -> Field:
         """A conv/pool layer; each argument an int or an (h, w) pair."""
-        k, s, p, d = (_pair(v) for v in (k, s, p, d))
+        k, s, p, d = (pair(v) for v in (k, s, p, d))
         return Field(self.h.layer(k[0], s[0], p[0], d[0]), self.w.layer(k[1], s[1], p[1], d[1]))
 
     def chain(self, *layers) -> Field:
@@ -257,10 +259,6 @@ def _composite_field(defs, name: str, fields: list[Field], ctx: Context) -> Fiel
 @dataclass(frozen=True)
 class _Shape:
     output_shape: tuple[int, ...] | None
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (v[0], v[1])
 
 
 def _num(x: Fraction):

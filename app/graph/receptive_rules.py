@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from blocks.spec import pair
+
 from .receptive import START, Context, Field, join
 
 Rule = Callable[[list[Field], Context], Field]
@@ -18,10 +20,6 @@ Rule = Callable[[list[Field], Context], Field]
 def _same(k: int, d: int = 1) -> int:
     """Left padding of "same" (blocks.common.conv_padding / pool_padding): d(k−1)//2."""
     return d * (k - 1) // 2
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (v[0], v[1])
 
 
 def _padding(value, k: tuple[int, int], d: int = 1) -> tuple[int, int]:
@@ -55,19 +53,19 @@ def merge(fields, ctx):
 
 def conv2d(fields, ctx):
     p = ctx.params
-    k, d = _pair(p["kernel_size"]), p["dilation"]
+    k, d = pair(p["kernel_size"]), p["dilation"]
     return fields[0].layer(k, p["stride"], _padding(p["padding"], k, d), d)
 
 
 def separable(fields, ctx):
     p = ctx.params
-    k = _pair(p["kernel_size"])
+    k = pair(p["kernel_size"])
     return fields[0].layer(k, p["stride"], _padding("same", k))  # then a 1×1
 
 
 def transposed(fields, ctx):
     p = ctx.params
-    k, s = _pair(p["kernel_size"]), p["stride"]
+    k, s = pair(p["kernel_size"]), p["stride"]
     f = fields[0]
     if s > 1 or k != (1, 1):
         ctx.warn("ConvTranspose2d: upsampling gives neighbouring units different fields; "
@@ -77,7 +75,7 @@ def transposed(fields, ctx):
 
 def pool(fields, ctx):
     p = ctx.params
-    k = _pair(p["pool_size"])
+    k = pair(p["pool_size"])
     s = p["stride"] if p["stride"] is not None else k
     return fields[0].layer(k, s, _padding(p["padding"], k))
 
