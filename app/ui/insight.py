@@ -72,10 +72,13 @@ class MemoryStatus(QLabel):
     def _work(self, generation, graph, batch, optimizer, precision) -> None:
         from app.train.memory import estimate_memory
         try:
-            self._done.emit(generation, estimate_memory(graph, batch, optimizer, amp=precision),
-                            "")
+            result = (estimate_memory(graph, batch, optimizer, amp=precision), "")
         except Exception as exc:  # noqa: BLE001 - shown in the status bar, never raised
-            self._done.emit(generation, None, str(exc) or type(exc).__name__)
+            result = (None, str(exc) or type(exc).__name__)
+        try:
+            self._done.emit(generation, *result)
+        except RuntimeError:  # the window closed while this ran
+            pass
 
     def _finish(self, generation: int, est, error: str) -> None:
         if generation != self._generation:
