@@ -155,3 +155,16 @@ def test_an_id_on_a_block_of_another_type_is_removed_and_added():
     p = diff_projects(a, b).graph
     assert p.removed == [ids[1]] and p.added == [ids[1]] and not p.changed
     assert p.edges_added == [(ids[0], ids[1], 0), (ids[1], ids[2], 0)]
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_every_template_matches_its_renumbered_copy_and_diffs_symmetrically(name):
+    a = load_project(templates()[name])
+    b, ids = renumbered(a)
+    p = diff_projects(a, b)
+    assert p.same and p.graph.renamed == ids
+    smaller, _ = chain(("Conv2d", {"filters": 8}), "GlobalAvgPool", ("Linear", {"units": 10}),
+                       shape=a.info[a.input_nodes()[0]].output_shape)
+    there, back = diff_projects(a, smaller).graph, diff_projects(smaller, a).graph
+    assert sorted(there.removed) == sorted(back.added)
+    assert sorted(there.added) == sorted(back.removed)
