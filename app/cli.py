@@ -21,6 +21,7 @@ FEATURE_COMMANDS = {
     "gui": ("app.ui.command", "open the editor (on the built-in example without FILE)"),
     "export": ("app.export.command", "export to Python, ONNX, weights or a diagram"),
     "train": ("app.train.command", "train the network on digits, an image folder or .npz"),
+    "diff": ("app.diff", "what changed between two projects (exit 0 same, 1 different)"),
 }
 
 
@@ -51,11 +52,34 @@ def cmd_summary(args) -> int:
         if args.json:
             print(json.dumps({"error": "cannot open project"}))
         return 2
+    memory = gib = None
+    if args.batch is not None and not graph.problems():  # problems are listed anyway
+        from .train.memory import default_gpu_gib, estimate_memory
+        memory = estimate_memory(graph, args.batch, args.optimizer, amp=args.precision)
+        gib = args.gpu_gib or default_gpu_gib()
+    no_memory = "fix the problems first: a network with problems cannot be measured"
     if args.json:
-        print(json.dumps(summary_dict(graph)))
+        data = summary_dict(graph, memory, gib)
+        if args.batch is not None and memory is None:
+            data["train_memory"] = {"error": no_memory}
+        print(json.dumps(data))
     else:
-        print(summary_text(graph))
+        print(summary_text(graph, memory=memory, gpu_gib=gib))
+        if args.batch is not None and memory is None:
+            print(f"Training memory: {no_memory}")
     return 1 if graph.problems() else 0
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+        return value
+    return parse
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -71,6 +95,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="Keras-style table of shapes, params and MACs")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--batch", type=_positive(int), metavar="B",
+                   help="add training memory per node for this batch size")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="with --batch: float32, or mixed precision (autocast) in bf16/fp16")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw",
+                   help="with --batch: whose state to count (sgd: momentum)")
+    p.add_argument("--gpu-gib", type=_positive(float), metavar="N",
+                   help="with --batch: say whether it fits in N GiB (default: this "
+                        "machine's GPU, else 16)")
     p.set_defaults(func=cmd_summary)
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         if command is not None and name != command:

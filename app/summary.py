@@ -5,6 +5,7 @@ from typing import Any
 
 from .graph import NetGraph, fmt_shape
 from .graph.composite import walk_body
+from .graph.receptive import receptive_fields
 
 
 def _inner_rows(graph: NetGraph, n: str) -> list[dict[str, Any]]:
@@ -31,9 +32,11 @@ def _inner_rows_of(body: NetGraph, n: str, t: str) -> list[dict[str, Any]]:
     return _inner_rows(body, n) if t in body.definitions and n in body.info else []
 
 
-def summary_rows(graph: NetGraph, nested: bool = True) -> list[dict[str, Any]]:
+def summary_rows(graph: NetGraph, nested: bool = True, memory=None) -> list[dict[str, Any]]:
     """One row per node in graph order; a composite's row has its inside as `children`
-    (each counted once per instance; a repeat ×N row counts all N copies)."""
+    (each counted once per instance; a repeat ×N row counts all N copies). `field` is the
+    node's receptive field (a NodeField, or None); with a MemoryEstimate, `train_bytes`."""
+    fields = receptive_fields(graph)
     rows = []
     for n in graph.topological_order():
         d, info = graph.node(n), graph.info[n]
@@ -54,22 +57,31 @@ def summary_rows(graph: NetGraph, nested: bool = True) -> list[dict[str, Any]]:
             "error": error,
             "repeat": d.get("repeat", 1),
             "children": _inner_rows(graph, n) if nested else [],
+            "field": fields.get(n),
         })
+        if memory is not None:
+            rows[-1]["train_bytes"] = memory.nodes[n].total if n in memory.nodes else None
     return rows
 
 
-def summary_dict(graph: NetGraph) -> dict[str, Any]:
+def summary_dict(graph: NetGraph, memory=None, gpu_gib: float | None = None) -> dict[str, Any]:
+    """The summary as one JSON-able object; with a MemoryEstimate (app.train.memory), the
+    training memory per node and in all, and whether it fits in gpu_gib GiB."""
     totals = graph.totals()
     nodes = []
-    for r in summary_rows(graph):
+    for r in summary_rows(graph, memory=memory):
         row = {k: r[k] for k in ("id", "type", "output_shape", "params", "macs",
                                  "activation_bytes", "error")}
+        f = r["field"]
+        row.update(f.to_dict() if f else {"receptive_field": None, "effective_stride": None})
+        if memory is not None:
+            row["train_bytes"] = r["train_bytes"]
         if r["repeat"] > 1:
             row["repeat"] = r["repeat"]
         if r["children"]:
             row["children"] = r["children"]
         nodes.append(row)
-    return {
+    out = {
         "name": graph.name,
         "input_shape": totals["input_shape"],
         "output_shape": totals["output_shape"],
@@ -79,6 +91,19 @@ def summary_dict(graph: NetGraph) -> dict[str, Any]:
         "nodes": nodes,
         "errors": [{"node": p.node, "message": p.message} for p in graph.problems()],
     }
+    if memory is not None:
+        out["train_bytes"] = memory.total
+        out["train_memory"] = {**memory.to_dict(), "gpu_gib": gpu_gib,
+                               "fits": memory.fits(gpu_gib) if gpu_gib else None}
+    return out
+
+
+def fmt_bytes(n: int) -> str:
+    """1536 → '1.5 KiB'."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"
 
 
 def human(n: int) -> str:
@@ -89,8 +114,10 @@ def human(n: int) -> str:
     return str(n)
 
 
-def summary_text(graph: NetGraph, expand: bool = True) -> str:
-    table = [("Node", "Type", "Output shape", "Params", "MACs")]
+def summary_text(graph: NetGraph, expand: bool = True, memory=None,
+                 gpu_gib: float | None = None) -> str:
+    table = [("Node", "Type", "Output shape", "Params", "MACs", "Field /stride")
+             + (("Train memory",) if memory is not None else ())]
 
     def add(rows, depth):
         for r in rows:
@@ -99,12 +126,19 @@ def summary_text(graph: NetGraph, expand: bool = True) -> str:
             kind = r["type"] + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
             shape = fmt_shape(tuple(r["output_shape"])) if r["output_shape"] else (
                 "ERROR" if r["error"] and not r["error"].startswith("not measured") else "?")
-            table.append((name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}"))
+            field = r.get("field")
+            row = (name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}",
+                   field.text() if field else "")
+            if memory is not None:
+                row += (fmt_bytes(r["train_bytes"]) if r.get("train_bytes") is not None else "",)
+            table.append(row)
             if expand:
                 add(r.get("children", []), depth + 1)
-    add(summary_rows(graph, nested=expand), 0)
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    total_width = sum(widths) + 2 * 4
+    add(summary_rows(graph, nested=expand, memory=memory), 0)
+    cols = len(table[0])
+    table = [row + ("",) * (cols - len(row)) for row in table]
+    widths = [max(len(row[i]) for row in table) for i in range(cols)]
+    total_width = sum(widths) + 2 * (cols - 1)
 
     def line(row):
         return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
@@ -119,10 +153,18 @@ def summary_text(graph: NetGraph, expand: bool = True) -> str:
             f"Non-trainable params: {t['total_params'] - t['trainable_params']:,}",
             f"Total MACs: {t['total_macs']:,}",
             f"Input shape: {fmt_shape(tuple(t['input_shape'])) if t['input_shape'] else '?'}",
-            f"Output shape: {fmt_shape(tuple(t['output_shape'])) if t['output_shape'] else '?'}",
-            "─" * total_width]
+            f"Output shape: {fmt_shape(tuple(t['output_shape'])) if t['output_shape'] else '?'}"]
+    if memory is not None:
+        out.append(f"Training memory: {memory.text()}")
+        if gpu_gib:
+            out.append(memory.fits_text(gpu_gib))
+    out.append("─" * total_width)
     problems = graph.problems()
     if problems:
         out.append(f"{len(problems)} problem(s):")
         out += [f"  {p.node}: {p.message}" for p in problems]
+    warnings = [(n, f.warning) for n, f in receptive_fields(graph).items() if f and f.warning]
+    if warnings:
+        out.append("Receptive-field warnings:")
+        out += [f"  {n}: {w}" for n, w in warnings]
     return "\n".join(out)

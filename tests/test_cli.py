@@ -48,7 +48,8 @@ def test_summary_json_is_one_object_with_the_documented_keys(capsys):
                          "trainable_params", "total_macs", "nodes", "errors"}
     assert data["total_params"] == 11_689_512 and data["total_macs"] == 1_814_073_344
     assert set(data["nodes"][0]) == {"id", "type", "output_shape", "params", "macs",
-                                     "activation_bytes", "error"}
+                                     "activation_bytes", "error", "receptive_field",
+                                     "effective_stride", "first_centre"}
     assert sum(n["params"] for n in data["nodes"]) == data["total_params"]
 
 

@@ -14,14 +14,12 @@ from app.train import (
     CheckpointError,
     TrainConfig,
     TrainError,
-    estimate_memory,
     load_checkpoint,
     load_dataset,
     loop,
     lr_at,
     train,
 )
-from app.train.memory import saved_activation_bytes
 from resources import EXAMPLE
 
 
@@ -189,34 +187,6 @@ def test_schedules():
     assert lr_at(TrainConfig(lr=0.3, schedule="constant"), 57, 10, 100) == 0.3
 
 
-def test_memory_estimate_is_measured_and_scales_with_the_batch():
-    g = load_project(EXAMPLE)
-    e64 = estimate_memory(g, 64, "adamw")
-    e128 = estimate_memory(g, 128, "sgd")
-    params = g.totals()["total_params"]
-    assert e64.weights == e64.gradients == params * 4 and e64.optimizer == 2 * params * 4
-    assert e128.optimizer == params * 4
-    assert e128.activations == pytest.approx(2 * e64.activations, rel=1e-3)
-    # the meta measurement equals what a real CPU forward keeps for backward
-    model = compile_graph(g).train()
-    ids = {id(p) for p in model.parameters()}
-    kept = {}
-
-    def pack(t):
-        if id(t) not in ids:
-            kept[id(t)] = t
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(torch.randn(8, 3, 32, 32))
-    sizes = [t.numel() * t.element_size() for t in kept.values()]
-    assert saved_activation_bytes(g, 8) == sum(sizes) + 2 * max(sizes)
-    # a few times the sum of the nodes' outputs: blocks keep their internals too
-    assert 2 < e64.activations / (g.totals()["activation_bytes"] * 64) < 10
-    assert "MiB" in e64.text() and "batch 64" in e64.text()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_a_missing_device_is_a_clear_error(digits8):
     with pytest.raises(TrainError, match="CUDA"):
         train(tiny(), fast(device="cuda"), dataset=digits8)

@@ -242,8 +242,9 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
             data_device = torch.device("cpu")
     try:
         memory = estimate_memory(graph, config.batch_size, config.optimizer, config.momentum,
-                                 adtype is not None,
-                                 ds.nbytes() if data_device.type != "cpu" else 0)
+                                 {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(adtype, False),
+                                 ds.nbytes() if data_device.type != "cpu" else 0,
+                                 config.weight_decay, device.type)
     except Exception:  # an estimate must never stop a run
         memory = None
 

@@ -239,6 +239,7 @@ class Inspector(QScrollArea):
         super().__init__(parent)
         self.doc = doc
         self.node: str | None = None
+        self.stats_extra = None  # (graph, node) -> more HTML lines for the numbers, or None
         self.editors: dict[str, ParamEditor] = {}
         self.expose_buttons: dict[str, QToolButton] = {}
         self.exposed_notes: dict[str, QLabel] = {}
@@ -453,8 +454,9 @@ class Inspector(QScrollArea):
             self.repeat.set_value(d.get("repeat", 1))
         info = g.info.get(self.node)
         if info and info.output_shape is not None:
+            extra = self.stats_extra(g, self.node) if self.stats_extra else ""
             self.stats.setText(f"Output <b>{fmt_shape(info.output_shape)}</b><br>"
-                               f"{info.params:,} params · {info.macs:,} MACs")
+                               f"{info.params:,} params · {info.macs:,} MACs{extra}")
         elif info and info.blocked:
             self.stats.setText("Not measured: an input before it has a problem.")
         else:

@@ -27,7 +27,9 @@ from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
 from .edge_item import EdgeItem
 from .export_ops import ExportMixin
+from .diff_panel import install as install_diff_panel
 from .file_ops import FileOpsMixin
+from .insight import MemoryStatus, node_insight_html
 from .inspector import Inspector
 from .layout import X_STEP, Y_GAP, auto_positions
 from .node_item import NodeItem
@@ -78,6 +80,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self._build_docks()
         self._build_actions()
         self._build_status()
+        self.diff_panel = install_diff_panel(self)
         self._connect()
         self.start_autosave()
         if graph is not None:
@@ -283,9 +286,14 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.status_output = QLabel()
         self.status_problems = QLabel()
         self.status_zoom = QLabel("100%")
+        self.memory_status = MemoryStatus(self.doc, self.train_panel, self)
         for w in (self.status_nodes, self.status_params, self.status_macs, self.status_output,
-                  self.status_problems, self.status_zoom):
+                  self.memory_status, self.status_problems, self.status_zoom):
             sb.addPermanentWidget(w)
+        # the inspector adds the node's receptive field and training memory to its numbers
+        self.inspector.stats_extra = lambda g, n: node_insight_html(
+            g, n, self.memory_status.estimate if g is self.doc.graph else None)
+        self.memory_status.estimated.connect(lambda _est: self.inspector.refresh())
 
     def _connect(self) -> None:
         self.doc.changed.connect(self.update_totals)

@@ -22,7 +22,7 @@ from app.summary import human, summary_rows
 
 from .theme import colors, icon, swatch
 
-COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs")
+COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Field /stride")
 PATH_ROLE = Qt.ItemDataRole.UserRole  # ids from the top down to this row's node
 
 
@@ -33,7 +33,8 @@ def row_texts(r: dict) -> list[str]:
         shape = fmt_shape(tuple(r["output_shape"]))
     else:
         shape = "?" if (r["error"] or "").startswith("not measured") else "error"
-    return [name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}"]
+    field = r.get("field")  # receptive field; top-level rows only
+    return [name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}", field.text() if field else ""]
 
 
 class SummaryTree(QTreeWidget):

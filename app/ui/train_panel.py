@@ -494,7 +494,7 @@ class TrainPanel(QWidget):
         self.memory_label = QLabel("")
         self.memory_label.setWordWrap(True)
         self.memory_label.setToolTip("weights, gradients, optimizer state and the activations "
-                                     "kept for the backward pass (measured on the meta device)")
+                                     "kept for the backward pass (measured with fake tensors, no data)")
         lay.addWidget(self.memory_label)
 
         row = QHBoxLayout()
