@@ -1,4 +1,4 @@
-"""A node on the canvas: a cached drawing of one model node (type, label, key params, output
+"""A node on the canvas: the drawing of one model node (type, label, key params, output
 shape, param count, ports). It never holds the truth: `refresh(graph)` reads the model.
 
 A composite block's instance is drawn in its definition's colour, as a small stack of cards
@@ -91,7 +91,12 @@ class NodeItem(QGraphicsItem):
         super().__init__()
         self.node_id = node_id
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # No item cache: with DeviceCoordinateCache Qt kept drawing the old pixmap after
+        # refresh() called update() (a red outline or an old shape after the model changed,
+        # on the canvas and the minimap alike; only a zoom change, which rebuilds the pixmap,
+        # showed the truth: issue 9). tests/test_ui_canvas_truth.py compares every edit with a
+        # fresh drawing.
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
         self.edges_in: list = []
         self.edges_out: list = []
         self.height = BASE_HEIGHT
