@@ -302,7 +302,10 @@ def test_copy_paste_and_duplicate(win):
     assert len(ids) == 2 and set(win.scene.selected_nodes()) == set(ids)
     new5, new6 = ids
     assert g.inputs_of(new6) == [(new5, 0)]  # edges among the pasted nodes are kept
-    assert g.node(new5)["pos"] == (g.node("n5")["pos"][0] + 30, g.node("n5")["pos"][1] + 30)
+    (x5, y5), (x6, y6) = g.node("n5")["pos"], g.node("n6")["pos"]
+    (a5, b5), (a6, b6) = g.node(new5)["pos"], g.node(new6)["pos"]
+    assert (a6 - a5, b6 - b5) == (x6 - x5, y6 - y5)  # the piece keeps its shape …
+    assert (a5, b5) not in ((x5, y5), (x5 + 30, y5 + 30))  # … away from the originals
     assert g.node(new5)["label"] == "res_conv1"
     assert win.doc.stack.count() == 1  # one undo step
     dup = win.duplicate()

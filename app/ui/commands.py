@@ -23,6 +23,8 @@ from PySide6.QtGui import QUndoCommand
 from app.graph import GraphError, NetGraph, Problem
 from app.project import check_project
 
+from .layout import room_for_insert
+
 MOVE_ID, PARAM_ID, RENAME_ID, REPEAT_ID = 1001, 1002, 1003, 1004
 MERGE_SECONDS = 1.5
 
@@ -343,6 +345,14 @@ class Paste(Command):
                 g.remove_node(n)
 
 
+def make_room(g: NetGraph, src: str, dst: str, new: str) -> None:
+    """Move the node inserted on src → dst, and what is in its way, so that nothing overlaps
+    (part of the insert's undo step: the snapshot before it restores the positions)."""
+    with g.batch():
+        for n, p in room_for_insert(g, new, src, dst).items():
+            g.move(n, p)
+
+
 class ApplyFix(SnapshotCommand):
     def __init__(self, doc, problem: Problem):
         super().__init__(doc, f"Fix: {problem.fix.description}")
@@ -355,10 +365,14 @@ class ApplyFix(SnapshotCommand):
         if self.new_id is None:
             src = next((s for s, p in g.inputs_of(self.problem.node) if p == self.problem.fix.port), None)
             self.edge = (src, self.problem.node)
-            self.new_id = g.apply_fix(self.problem)
+            with g.batch():
+                self.new_id = g.apply_fix(self.problem)
+                make_room(g, *self.edge, self.new_id)
         else:  # redo: the graph is as it was the first time, so the same id comes back
             fix = self.problem.fix
-            g.insert_on_edge(self.edge[0], self.edge[1], fix.type_id, fix.params)
+            with g.batch():
+                g.insert_on_edge(self.edge[0], self.edge[1], fix.type_id, fix.params)
+                make_room(g, *self.edge, self.new_id)
 
 
 class InsertOnEdge(SnapshotCommand):
@@ -368,7 +382,10 @@ class InsertOnEdge(SnapshotCommand):
         self.node_id: str | None = None
 
     def do(self) -> None:
-        self.node_id = self.graph.insert_on_edge(self.src, self.dst, self.type_id, self.params)
+        g = self.graph
+        with g.batch():
+            self.node_id = g.insert_on_edge(self.src, self.dst, self.type_id, self.params)
+            make_room(g, self.src, self.dst, self.node_id)
 
 
 class Layout(Command):

@@ -35,6 +35,12 @@ class EdgeItem(QGraphicsItem):
         self._rect = QRectF()
         self._label_rect = QRectF()
         self.muted = False
+        self.hot = False  # a palette block is dragged over it: dropping splices it in
+
+    def set_hot(self, hot: bool) -> None:
+        if hot != self.hot:
+            self.hot = hot
+            self.update()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,7 +90,8 @@ class EdgeItem(QGraphicsItem):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         ends_selected = self.src.isSelected() or self.dst.isSelected()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        color = c.accent if (selected or ends_selected) else c.edge
+        color = c.accent if (selected or ends_selected or self.hot) else c.edge
+        selected = selected or self.hot  # drawn thick
         if self.muted and not selected:
             color = QColor(color)
             color.setAlpha(c.muted_alpha)

@@ -29,7 +29,7 @@ from .edge_item import EdgeItem
 from .export_ops import ExportMixin
 from .file_ops import FileOpsMixin
 from .inspector import Inspector
-from .layout import X_STEP, Y_GAP, auto_positions
+from .layout import X_STEP, Y_GAP, auto_positions, free_offset, free_spot
 from .node_item import NodeItem
 from .palette import Palette
 from .panels import ProblemsPanel, SummaryPanel
@@ -74,7 +74,6 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("app"))
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
-        self._paste = (None, 0)
         self._build_docks()
         self._build_actions()
         self._build_status()
@@ -409,10 +408,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         return new
 
     def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        taken = [tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)]
-        while any(abs(tx - x) < 150 and abs(ty - y) < 80 for tx, ty in taken):
-            y += Y_GAP
-        return (x, y)
+        return free_spot((tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)), x, y)
 
     def delete_selection(self) -> None:
         self.doc.delete(self.scene.selected_nodes(), self.scene.selected_edges())
@@ -433,28 +429,40 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
             if self.doc.delete(nodes) is None and self.doc.stack.count():
                 self.doc.stack.command(self.doc.stack.index() - 1).setText(f"Cut {len(nodes)} node(s)")
 
-    def paste(self, data: dict | None = None) -> list[str]:
-        """Paste as one undo step: new ids, shifted positions, the edges among them kept."""
+    def paste(self, data: dict | None = None, at: QPointF | None = None) -> list[str]:
+        """Paste as one undo step: new ids, the edges among them kept, the piece's top-left
+        at the mouse (or `at`; the middle of the canvas when the mouse is elsewhere), moved
+        down until it overlaps no node."""
         data = data or clipboard.clipboard_piece()
         if not data:
             self.show_status("Nothing to paste: copy some nodes first")
             return []
-        key = repr(data)
-        k = self._paste[1] + 1 if self._paste[0] == key else 1
-        self._paste = (key, k)
-        ids = self.doc.paste(data, (30.0 * k, 30.0 * k))
+        ids = self._paste_piece(data, self.view.cursor_scene_pos() if at is None else at, "Paste")
         if ids:
-            self.scene.select_nodes(ids)
             self.show_status(f"Pasted {len(ids)} node(s)")
         return ids
 
+    def _paste_piece(self, data: dict, at: QPointF, text: str) -> list[str]:
+        piece = [tuple(n.get("pos", (0, 0))) for n in data["nodes"]]
+        if not piece:
+            return []
+        left, top = min(x for x, _ in piece), min(y for _, y in piece)
+        taken = [tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)]
+        offset = free_offset(taken, piece, round(at.x() - left), round(at.y() - top))
+        ids = self.doc.paste(data, offset, text)
+        if ids:
+            self.scene.select_nodes(ids)
+        return ids
+
     def duplicate(self) -> list[str]:
+        """Copies of the selection just below it (further down where that is taken)."""
         nodes = self.scene.selected_nodes()
         if not nodes:
             return []
-        ids = self.doc.paste(clipboard.piece(self.doc.current, nodes), (30.0, 30.0), "Duplicate")
-        self.scene.select_nodes(ids)
-        return ids
+        data = clipboard.piece(self.doc.current, nodes)
+        left = min(n["pos"][0] for n in data["nodes"])
+        bottom = max(n["pos"][1] for n in data["nodes"])
+        return self._paste_piece(data, QPointF(left, bottom + Y_GAP), "Duplicate")
 
     def auto_layout(self) -> None:
         self.doc.layout(auto_positions(self.doc.current))
@@ -495,7 +503,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         else:
             add = menu.addMenu("Add Block")
             self._block_menu(add, lambda t: self.scene.drop_block(t, QPointF(pos)))
-            menu.addAction(self.paste_action)
+            menu.addAction(icon("paste"), "Paste Here", lambda: self.paste(at=QPointF(pos)))
             menu.addSeparator()
             menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
             if self.doc.trail:

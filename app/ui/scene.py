@@ -11,8 +11,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from app.graph import fmt_shape
+from app.graph.composite import arity
 
 from .edge_item import EdgeItem, RubberLine
+from .layout import free_spot
 from .node_item import WIDTH, NodeItem
 from .theme import theme
 
@@ -224,17 +226,40 @@ class GraphScene(QGraphicsScene):
 
     # ---- palette drops ---------------------------------------------------------------
     def drop_block(self, type_id: str, scene_pos: QPointF) -> str | None:
-        """What a drop from the palette does: add that block centred on the drop point."""
-        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
-        new = self.doc.add_node(type_id, pos)
+        """What a drop from the palette does: on an edge, splice the block into it (the
+        nodes after it make room); elsewhere, add it centred on the drop point, moved down
+        clear of other nodes."""
+        edge = self.edge_at(scene_pos)
+        g = self.graph
+        if edge is not None and (type_id in g.definitions or arity(g.kind(type_id)) != "none"):
+            new = self.doc.insert_on_edge(*edge.key, type_id)
+        else:
+            new = self.doc.add_node(type_id, self._free_spot(scene_pos))
         if new:
             self.select_nodes([new])
         return new
 
+    def _free_spot(self, scene_pos: QPointF) -> tuple[float, float]:
+        taken = (tuple(d["pos"]) for _, d in self.graph.g.nodes(data=True))
+        return free_spot(taken, round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
+
+    def edge_at(self, pos: QPointF) -> EdgeItem | None:
+        """The edge under a point (a few pixels either side count), None over a node."""
+        for it in self.items(QRectF(pos.x() - 5, pos.y() - 5, 10, 10),
+                             Qt.ItemSelectionMode.IntersectsItemShape):
+            if isinstance(it, NodeItem):
+                return None
+            if isinstance(it, EdgeItem):
+                return it
+        return None
+
+    def _hot_edge(self, edge: EdgeItem | None) -> None:
+        for e in self.edges.values():
+            e.set_hot(e is edge)
+
     def drop_library_block(self, path: str, scene_pos: QPointF) -> str | None:
         """A library block dropped: copy it into the project and add it (one undo step)."""
-        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
-        new = self.doc.add_library_block(path, pos)
+        new = self.doc.add_library_block(path, self._free_spot(scene_pos))
         if new:
             self.select_nodes([new])
         else:
@@ -242,14 +267,20 @@ class GraphScene(QGraphicsScene):
         return new
 
     def dragEnterEvent(self, ev):
-        if ev.mimeData().hasFormat(BLOCK_MIME) or ev.mimeData().hasFormat(LIBRARY_MIME):
+        mime = ev.mimeData()
+        if mime.hasFormat(BLOCK_MIME) or mime.hasFormat(LIBRARY_MIME):
             ev.acceptProposedAction()
+            self._hot_edge(self.edge_at(ev.scenePos()) if mime.hasFormat(BLOCK_MIME) else None)
         else:
             ev.ignore()
 
     dragMoveEvent = dragEnterEvent
 
+    def dragLeaveEvent(self, ev):
+        self._hot_edge(None)
+
     def dropEvent(self, ev):
+        self._hot_edge(None)
         mime = ev.mimeData()
         if mime.hasFormat(LIBRARY_MIME):
             self.drop_library_block(bytes(mime.data(LIBRARY_MIME)).decode("utf-8"), ev.scenePos())

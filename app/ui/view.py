@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from .theme import colors
@@ -89,6 +89,13 @@ class CanvasView(QGraphicsView):
             self.centerOn(QPointF(rect.left() + half_w, cy))
         self.zoomChanged.emit(self.zoom())
         self.minimap.viewport().update()
+
+    def cursor_scene_pos(self) -> QPointF:
+        """Where the mouse is on the canvas; the middle of the canvas when it is elsewhere."""
+        p = self.viewport().mapFromGlobal(QCursor.pos())
+        if not self.viewport().rect().contains(p):
+            p = self.viewport().rect().center()
+        return self.mapToScene(p)
 
     def center_on_node(self, item) -> None:
         self.centerOn(item.sceneBoundingRect().center())
