@@ -119,3 +119,122 @@ def test_a_block_dropped_on_an_edge_is_spliced_in(win):
     # over empty canvas it is a plain add
     drop(win, "Dropout", QPointF(400, 700))
     assert g.inputs_of(win.scene.selected_nodes()[0]) == []
+
+
+def test_dissolve_joins_the_neighbours_where_the_shapes_allow(win):
+    g = win.doc.graph
+    win.scene.select_nodes(["n8"])  # Activation: same shape in and out
+    win.view.setFocus()
+    from PySide6.QtTest import QTest
+    QTest.keyClick(win.view, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
+    settle(win)
+    assert "n8" not in g.g and g.inputs_of("n9") == [("n7", 0)] and not g.problems()
+    assert "joined n7 → n9" in win.statusBar().currentMessage()
+    win.doc.stack.undo()
+    assert g.inputs_of("n8") == [("n7", 0)] and g.inputs_of("n9") == [("n8", 0)]
+    # Flatten → Linear: dissolving GlobalAvgPool would give Linear a [C, H, W] input: left open
+    win.scene.select_nodes(["n10"])
+    win.dissolve_action.trigger()
+    settle(win)
+    assert "n10" not in g.g and g.inputs_of("n11") == []
+    assert "left n9 → n11 open" in win.statusBar().currentMessage()
+    win.doc.stack.undo()
+    assert g.inputs_of("n11") == [("n10", 0)] and win.doc.stack.index() == 0
+    # plain Delete still leaves the ends open
+    win.scene.select_nodes(["n8"])
+    win.delete_action.trigger()
+    assert g.inputs_of("n9") == []
+
+
+def test_quick_add_from_a_wire_offers_blocks_that_take_its_shape_first(win):
+    g = win.doc.graph
+    win.doc.delete(["n10", "n11", "n12"])
+    settle(win)
+    assert g.info["n9"].output_shape[1:] != (1, 1)
+    start = win.scene.nodes["n9"].pos() + win.scene.nodes["n9"].output_port_pos()
+    from tests.test_ui_editor import drag
+    drag(win, start, start + QPointF(250, 0))  # let go on empty canvas
+    popup = win.popup
+    assert popup.isVisible() and popup.only.isVisible() and "[" in popup.only.text()
+    keys = popup.shown_keys()
+    assert keys.index("GlobalAvgPool") < keys.index("Linear")
+    assert keys.index("Flatten") < keys.index("Linear")
+    popup.only.setChecked(True)
+    assert "Linear" not in popup.shown_keys() and "GlobalAvgPool" in popup.shown_keys()
+    from PySide6.QtTest import QTest
+    QTest.keyClicks(popup.search, "gap")
+    assert popup.shown_keys()[0] == "GlobalAvgPool"
+    QTest.keyClick(popup.search, Qt.Key.Key_Return)
+    settle(win)
+    new = win.scene.selected_nodes()[0]
+    assert g.type_of(new) == "GlobalAvgPool" and g.inputs_of(new) == [("n9", 0)]
+    assert not popup.isVisible() and overlaps(win) == []
+    # after a flat tensor, Linear fits and GlobalAvgPool does not
+    start = win.scene.nodes[new].pos() + win.scene.nodes[new].output_port_pos()
+    drag(win, start, start + QPointF(250, 0))
+    keys = win.popup.shown_keys()
+    assert keys.index("Linear") < keys.index("GlobalAvgPool")
+    win.popup.close()
+
+
+def test_quick_add_by_double_click_and_keys_and_find_node(win):
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QEvent
+    from PySide6.QtTest import QTest
+    g = win.doc.graph
+    at = QPointF(300, 500)
+    p = QPointF(win.view.mapFromScene(at))
+    ev = QMouseEvent(QEvent.Type.MouseButtonDblClick, p, QPointF(win.view.viewport().mapToGlobal(p.toPoint())),
+                     Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win.view.viewport(), ev)
+    popup = win.popup
+    assert popup.isVisible() and not popup.only.isVisible()
+    QTest.keyClicks(popup.search, "bn")  # forgiving: initials
+    assert popup.shown_keys()[0] == "BatchNorm"
+    QTest.keyClick(popup.search, Qt.Key.Key_Down)
+    QTest.keyClick(popup.search, Qt.Key.Key_Up)
+    QTest.keyClick(popup.search, Qt.Key.Key_Return)
+    settle(win)
+    new = win.scene.selected_nodes()[0]
+    assert g.type_of(new) == "BatchNorm" and win.doc.stack.count() == 1
+    # Tab and Shift+A on the canvas open it too
+    win.view.setFocus()
+    for key, mods in ((Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier),
+                      (Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)):
+        win.popup = None
+        win.activateWindow()  # as the window manager does when a popup closes
+        QApplication.processEvents()
+        QTest.keyClick(win.view, key, mods)
+        assert win.popup is not None and win.popup.isVisible()
+        QTest.keyClick(win.popup.search, Qt.Key.Key_Escape)
+        assert not win.popup.isVisible()
+    # Ctrl+F finds a node by label and centres it
+    win.view.fit_all()
+    win.view.set_zoom(1.0)
+    win.view.centerOn(win.scene.nodes["n1"].pos())
+    win.find_action.trigger()
+    QTest.keyClicks(win.popup.search, "res_conv2")
+    QTest.keyClick(win.popup.search, Qt.Key.Key_Return)
+    assert win.scene.selected_nodes() == ["n6"]
+    assert win.view.mapToScene(win.view.viewport().rect()).boundingRect().contains(
+        win.scene.nodes["n6"].sceneBoundingRect().center())
+
+
+def test_ports_say_their_shape_and_menus_show_ampersands(win):
+    item = win.scene.nodes["n7"]
+    shape = list(win.doc.graph.info["n6"].output_shape)
+    assert win.scene.port_text(item, ("in", 1)) == f"n7 input 2: {shape} from n6"
+    assert win.scene.port_text(item, ("in", 2)) == "n7 input 3: free — drag an output here"
+    assert win.scene.port_text(win.scene.nodes["n4"], ("out", 0)) == f"n4 output: {shape}"
+    from PySide6.QtWidgets import QMenu
+    menu = QMenu()
+    win._block_menu(menu, lambda t: None)
+    titles = [a.text() for a in menu.actions()]
+    assert "Normalization && regularization" in titles
+
+
+def test_palette_search_is_forgiving(win):
+    for typed, first in (("bn", "BatchNorm"), ("incep", "Inception"), ("gap", "GlobalAvgPool"),
+                         ("conv2dd", "Conv2d")):
+        win.palette.search.setText(typed)
+        assert win.palette.visible_blocks()[0] == first, typed

@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import networkx as nx
+
 from PySide6.QtGui import QUndoCommand
 
 from app.graph import GraphError, NetGraph, Problem
@@ -161,6 +163,54 @@ class Delete(SnapshotCommand):
                     g.disconnect(s, t)
             for n in self.nodes:
                 g.remove_node(n)
+
+
+class Dissolve(SnapshotCommand):
+    """Delete nodes and join what fed each one (its first input) to what it fed, where the
+    shapes allow; a join that would give its target a new problem is left open."""
+
+    def __init__(self, doc, nodes: list[str]):
+        n = len(nodes)
+        super().__init__(doc, f"Dissolve {nodes[0]}" if n == 1 else f"Dissolve {n} nodes")
+        self.nodes = list(nodes)
+        self.joined: list[tuple[str, str]] = []
+        self.refused: list[tuple[str, str, str]] = []  # src, dst, why
+
+    def do(self) -> None:
+        g = self.graph
+        gone = set(self.nodes)
+
+        def feeder(n):  # through a chain of dissolved nodes to the first one kept
+            while n in gone:
+                ins = sorted(g.inputs_of(n), key=lambda sp: sp[1])
+                n = ins[0][0] if ins else None
+            return n
+
+        plan = [(feeder(n), t, g.g.edges[n, t]["port"]) for n in self.nodes
+                for t in g.g.successors(n) if t not in gone]
+        plan = [(s, t, p) for s, t, p in plan if s is not None]
+        had = {n for n, i in g.info.items() if i.problem}
+        with g.batch():
+            for n in self.nodes:
+                g.remove_node(n)
+            for s, t, p in plan:
+                if g.can_connect(s, t, p) is None:
+                    g.connect(s, t, p)
+        # a join whose target, or anything after it, now has a problem it did not have
+        new = {n: i.problem.message for n, i in g.info.items() if i.problem and n not in had}
+        self.joined, self.refused = [], []
+        for s, t, _p in plan:
+            if not g.g.has_edge(s, t):
+                continue
+            hit = next((new[n] for n in [t, *nx.descendants(g.g, t)] if n in new), None)
+            if hit:
+                self.refused.append((s, t, hit))
+            else:
+                self.joined.append((s, t))
+        if self.refused:
+            with g.batch():
+                for s, t, _ in self.refused:
+                    g.disconnect(s, t)
 
 
 class Connect(Command):

@@ -285,6 +285,22 @@ class Document(QObject):
             return self._refuse(reason)
         return self.run(C.Delete(self, nodes, edges))
 
+    def dissolve(self, nodes: list[str]) -> str | None:
+        """Delete nodes and reconnect their neighbours where the shapes allow (one step)."""
+        nodes = [n for n in nodes if n in self.current.g]
+        if not nodes:
+            return None
+        reason = self.inside_refusal(nodes=nodes, doing="dissolve")
+        if reason:
+            return self._refuse(reason)
+        cmd = C.Dissolve(self, nodes)
+        err = self.run(cmd)
+        if err is None:
+            said = [f"joined {s} → {t}" for s, t in cmd.joined]
+            said += [f"left {s} → {t} open ({why})" for s, t, why in cmd.refused]
+            self.message.emit(f"Dissolved {', '.join(nodes)}" + (": " + "; ".join(said) if said else ""))
+        return err
+
     def connect(self, src: str, dst: str, port: int | None = None) -> str | None:
         g = self.current
         d = g.definitions.get(g.type_of(dst)) if dst in g.g else None

@@ -3,14 +3,13 @@ open), inspector, summary and problems panels, menus, a toolbar and a status bar
 totals."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QToolBar,
     QVBoxLayout,
@@ -18,19 +17,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph import NetGraph, fmt_shape
-from app.graph.composite import arity
 from app.summary import human
-from blocks import CATEGORIES, REGISTRY
 
-from . import clipboard
 from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
-from .edge_item import EdgeItem
+from .edit_ops import EditOpsMixin
 from .export_ops import ExportMixin
 from .file_ops import FileOpsMixin
 from .inspector import Inspector
-from .layout import X_STEP, Y_GAP, auto_positions, free_offset, free_spot
-from .node_item import NodeItem
+from .layout import auto_positions
 from .palette import Palette
 from .panels import ProblemsPanel, SummaryPanel
 from .scene import GraphScene
@@ -47,14 +42,18 @@ SHORTCUTS = [
     ("Duplicate", "Ctrl+D"), ("Select all", "Ctrl+A"), ("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"),
     ("Zoom", "mouse wheel (around the cursor), Ctrl++ / Ctrl+−, Ctrl+0 = 100 %"),
     ("Pan", "middle-drag, or hold Space and drag"), ("Fit all", "F"),
-    ("Auto-layout", "Ctrl+L"), ("Search blocks", "Ctrl+F"),
+    ("Auto-layout", "Ctrl+L"), ("Find a node", "Ctrl+F"), ("Search blocks", "Ctrl+Shift+F"),
+    ("Quick add", ("double-click the empty canvas, Tab or Shift+A; or let a wire go on "
+                   "empty canvas (blocks that take its shape first)")),
+    ("Dissolve", "Ctrl+Del: delete and join the neighbours"),
+    ("Splice", "drop a palette block on an edge"),
     ("Group into a block / Ungroup", "Ctrl+G / Ctrl+Shift+G"),
     ("Edit a block inside", "double-click it (Ctrl+E); Esc or ⬆ Up goes back"),
     ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
 ]
 
 
-class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
+class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
     def __init__(self, graph: NetGraph | None = None, path=None, example: bool = True,
                  recover: bool = False):
         super().__init__()
@@ -196,6 +195,16 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.delete_action = self._act("&Delete", self.delete_selection,
                                        [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
                                        "delete", "Delete the selected nodes and connections", canvas=True)
+        self.dissolve_action = self._act(
+            "Dissol&ve", self.dissolve_selection, ["Ctrl+Del", "Ctrl+Backspace"],
+            tip="Delete the selected nodes and join their neighbours where the shapes allow "
+                "(Ctrl+Del)", canvas=True)
+        self.quick_add_action = self._act(
+            "&Quick Add…", lambda: self.quick_add(self.view.cursor_scene_pos()), "Shift+A",
+            tip="Search a block and add it at the mouse (Tab, Shift+A, or double-click the "
+                "empty canvas)", canvas=True)
+        self.find_action = self._act("&Find Node…", self.find_node, K.Find,
+                                     tip="Find a node by id, label or type and centre on it")
         self.select_all_action = self._act("Select &All", self.select_all, K.SelectAll)
         self.layout_action = self._act("Auto-&layout", self.auto_layout, "Ctrl+L", "layout",
                                        "Arrange the network in layers, left to right")
@@ -206,7 +215,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.zoom_out_action = self._act("Zoom &Out", lambda: self.view.set_zoom(self.view.zoom() / 1.25),
                                          K.ZoomOut, "zoom_out")
         self.zoom_reset_action = self._act("&Actual Size", lambda: self.view.set_zoom(1.0), "Ctrl+0")
-        self.search_action = self._act("Search Blocks", self._focus_search, K.Find)
+        self.search_action = self._act("Search Blocks", self._focus_search, "Ctrl+Shift+F")
         self.minimap_action = self._act("&Minimap", self._toggle_minimap, "M", "minimap", "Show the overview",
                                         canvas=True)
         self.minimap_action.setCheckable(True)
@@ -241,8 +250,9 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         m.addActions([self.undo_action, self.redo_action])
         m.addSeparator()
         m.addActions([self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
-                      self.delete_action])
+                      self.delete_action, self.dissolve_action])
         m.addSeparator()
+        m.addActions([self.quick_add_action, self.find_action])
         m.addActions([self.select_all_action, self.layout_action, self.search_action])
         self._composite_menu(m)
         m = mb.addMenu("&View")
@@ -298,6 +308,8 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.view.zoomChanged.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f}%"))
         self.view.filesDropped.connect(self.open_dropped)
         self.palette.blockActivated.connect(self.add_block)
+        self.scene.quickAddRequested.connect(self.quick_add)
+        self.view.tabPressed.connect(self.quick_add_action.trigger)
         self.summary.nodeClicked.connect(self.reveal_top)
         self.problems.nodeClicked.connect(self.reveal_top)
         theme.changed.connect(self._restyle)
@@ -381,89 +393,6 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.scene.select_nodes([node])
         self.view.center_on_node(item)
 
-    # ---- edit commands ---------------------------------------------------------------------------
-    def add_block(self, type_id: str) -> str | None:
-        """Palette double-click: add the block; with one node selected, place it to the right
-        of that node and connect it; the new node becomes the selection (so that a chain
-        grows by double-clicks)."""
-        g = self.doc.current
-        sel = self.scene.selected_nodes()
-        src = sel[0] if len(sel) == 1 else None
-        if type_id not in REGISTRY and type_id not in g.definitions:
-            self.show_status(f"There is no block {type_id} in this project")
-            return None
-        if src is not None and arity(g.kind(type_id)) != "none":
-            x, y = g.node(src)["pos"]
-            pos = self._free_spot(x + X_STEP, y)
-            new = self.doc.add_node(type_id, pos, connect_from=src) or self.doc.add_node(type_id, pos)
-        else:
-            c = self.view.mapToScene(self.view.viewport().rect().center())
-            new = self.doc.add_node(type_id, self._free_spot(round(c.x() - 80), round(c.y() - 40)))
-        if new:
-            self.scene.select_nodes([new])
-            item = self.scene.nodes[new]
-            if not self.view.mapToScene(self.view.viewport().rect()).boundingRect().contains(
-                    item.sceneBoundingRect()):
-                self.view.center_on_node(item)
-        return new
-
-    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        return free_spot((tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)), x, y)
-
-    def delete_selection(self) -> None:
-        self.doc.delete(self.scene.selected_nodes(), self.scene.selected_edges())
-
-    def select_all(self) -> None:
-        for item in self.scene.nodes.values():
-            item.setSelected(True)
-
-    def copy(self) -> dict | None:
-        data = clipboard.copy(self.doc.current, self.scene.selected_nodes())
-        if data:
-            self.show_status(f"Copied {len(data['nodes'])} node(s)")
-        return data
-
-    def cut(self) -> None:
-        if self.copy():
-            nodes = self.scene.selected_nodes()
-            if self.doc.delete(nodes) is None and self.doc.stack.count():
-                self.doc.stack.command(self.doc.stack.index() - 1).setText(f"Cut {len(nodes)} node(s)")
-
-    def paste(self, data: dict | None = None, at: QPointF | None = None) -> list[str]:
-        """Paste as one undo step: new ids, the edges among them kept, the piece's top-left
-        at the mouse (or `at`; the middle of the canvas when the mouse is elsewhere), moved
-        down until it overlaps no node."""
-        data = data or clipboard.clipboard_piece()
-        if not data:
-            self.show_status("Nothing to paste: copy some nodes first")
-            return []
-        ids = self._paste_piece(data, self.view.cursor_scene_pos() if at is None else at, "Paste")
-        if ids:
-            self.show_status(f"Pasted {len(ids)} node(s)")
-        return ids
-
-    def _paste_piece(self, data: dict, at: QPointF, text: str) -> list[str]:
-        piece = [tuple(n.get("pos", (0, 0))) for n in data["nodes"]]
-        if not piece:
-            return []
-        left, top = min(x for x, _ in piece), min(y for _, y in piece)
-        taken = [tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)]
-        offset = free_offset(taken, piece, round(at.x() - left), round(at.y() - top))
-        ids = self.doc.paste(data, offset, text)
-        if ids:
-            self.scene.select_nodes(ids)
-        return ids
-
-    def duplicate(self) -> list[str]:
-        """Copies of the selection just below it (further down where that is taken)."""
-        nodes = self.scene.selected_nodes()
-        if not nodes:
-            return []
-        data = clipboard.piece(self.doc.current, nodes)
-        left = min(n["pos"][0] for n in data["nodes"])
-        bottom = max(n["pos"][1] for n in data["nodes"])
-        return self._paste_piece(data, QPointF(left, bottom + Y_GAP), "Duplicate")
-
     def auto_layout(self) -> None:
         self.doc.layout(auto_positions(self.doc.current))
         self.fit_soon()
@@ -483,48 +412,3 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(f"<table>{rows}</table>")
         box.show()
-
-    # ---- context menus ------------------------------------------------------------------------------
-    def _context_menu(self, ev, item) -> None:
-        menu = QMenu(self)
-        pos = ev.scenePos()
-        if isinstance(item, NodeItem):
-            if item.composite and len(self.scene.selected_nodes()) == 1:
-                menu.addActions([self.enter_action, self.ungroup_action, self.save_block_action])
-                menu.addSeparator()
-            menu.addActions([self.copy_action, self.cut_action, self.duplicate_action,
-                             self.delete_action])
-            menu.addSeparator()
-            menu.addAction(self.group_action)
-        elif isinstance(item, EdgeItem):
-            menu.addAction(icon("delete"), "Delete Connection", lambda: self.doc.delete([], [item.key]))
-            ins = menu.addMenu("Insert Block Here")
-            self._block_menu(ins, lambda t: self.doc.insert_on_edge(*item.key, t))
-        else:
-            add = menu.addMenu("Add Block")
-            self._block_menu(add, lambda t: self.scene.drop_block(t, QPointF(pos)))
-            menu.addAction(icon("paste"), "Paste Here", lambda: self.paste(at=QPointF(pos)))
-            menu.addSeparator()
-            menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
-            if self.doc.trail:
-                menu.addSeparator()
-                menu.addActions([self.up_action, self.save_block_action])
-        menu.exec(ev.screenPos())
-
-    def _block_menu(self, menu: QMenu, fn) -> None:
-        defs = self.doc.graph.definitions
-        owner = self.doc.trail[-1][0] if self.doc.trail else None
-        mine = [d for n, d in defs.items() if not (owner and (n == owner or owner in d.uses()))]
-        if mine:
-            sub = menu.addMenu("This project")
-            for d in mine:
-                a = sub.addAction(d.name, lambda t=d.name: fn(t))
-                a.setToolTip(d.doc)
-        for cat in CATEGORIES:
-            specs = [s for s in REGISTRY.values() if s.category == cat and s.inputs != "none"]
-            if not specs:
-                continue
-            sub = menu.addMenu(cat)
-            for s in specs:
-                a = sub.addAction(s.type_id, lambda t=s.type_id: fn(t))
-                a.setToolTip(s.doc)

@@ -11,21 +11,21 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from app.graph import fmt_shape
-from app.graph.composite import arity
 
 from .edge_item import EdgeItem, RubberLine
-from .layout import free_spot
-from .node_item import WIDTH, NodeItem
+from .node_item import NodeItem
+from .scene_drops import SceneDropsMixin
 from .theme import theme
 
-BLOCK_MIME = "application/x-netcanvas-block"
-LIBRARY_MIME = "application/x-netcanvas-library-block"  # the path of a library block file
 SCENE_MARGIN = 1200.0
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(SceneDropsMixin, QGraphicsScene):
     status = Signal(str)  # a line for the status bar (refusals while connecting)
     enterRequested = Signal(str)  # a composite block was double-clicked
+    # quick add at a scene point: None (double-click on empty canvas), or the wire dropped
+    # there: {"src": node} from an output port, {"dst": (node, port)} from an input port
+    quickAddRequested = Signal(QPointF, object)
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
@@ -36,6 +36,7 @@ class GraphScene(QGraphicsScene):
         self._gp_nodes: set[str] = set()
         self._drag: dict | None = None
         self._wire: dict | None = None
+        self._hovered_port = False
         self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
@@ -224,73 +225,6 @@ class GraphScene(QGraphicsScene):
                 return it
         return None
 
-    # ---- palette drops ---------------------------------------------------------------
-    def drop_block(self, type_id: str, scene_pos: QPointF) -> str | None:
-        """What a drop from the palette does: on an edge, splice the block into it (the
-        nodes after it make room); elsewhere, add it centred on the drop point, moved down
-        clear of other nodes."""
-        edge = self.edge_at(scene_pos)
-        g = self.graph
-        if edge is not None and (type_id in g.definitions or arity(g.kind(type_id)) != "none"):
-            new = self.doc.insert_on_edge(*edge.key, type_id)
-        else:
-            new = self.doc.add_node(type_id, self._free_spot(scene_pos))
-        if new:
-            self.select_nodes([new])
-        return new
-
-    def _free_spot(self, scene_pos: QPointF) -> tuple[float, float]:
-        taken = (tuple(d["pos"]) for _, d in self.graph.g.nodes(data=True))
-        return free_spot(taken, round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
-
-    def edge_at(self, pos: QPointF) -> EdgeItem | None:
-        """The edge under a point (a few pixels either side count), None over a node."""
-        for it in self.items(QRectF(pos.x() - 5, pos.y() - 5, 10, 10),
-                             Qt.ItemSelectionMode.IntersectsItemShape):
-            if isinstance(it, NodeItem):
-                return None
-            if isinstance(it, EdgeItem):
-                return it
-        return None
-
-    def _hot_edge(self, edge: EdgeItem | None) -> None:
-        for e in self.edges.values():
-            e.set_hot(e is edge)
-
-    def drop_library_block(self, path: str, scene_pos: QPointF) -> str | None:
-        """A library block dropped: copy it into the project and add it (one undo step)."""
-        new = self.doc.add_library_block(path, self._free_spot(scene_pos))
-        if new:
-            self.select_nodes([new])
-        else:
-            self.status.emit(f"Cannot add this block: {self.doc.last_error}")
-        return new
-
-    def dragEnterEvent(self, ev):
-        mime = ev.mimeData()
-        if mime.hasFormat(BLOCK_MIME) or mime.hasFormat(LIBRARY_MIME):
-            ev.acceptProposedAction()
-            self._hot_edge(self.edge_at(ev.scenePos()) if mime.hasFormat(BLOCK_MIME) else None)
-        else:
-            ev.ignore()
-
-    dragMoveEvent = dragEnterEvent
-
-    def dragLeaveEvent(self, ev):
-        self._hot_edge(None)
-
-    def dropEvent(self, ev):
-        self._hot_edge(None)
-        mime = ev.mimeData()
-        if mime.hasFormat(LIBRARY_MIME):
-            self.drop_library_block(bytes(mime.data(LIBRARY_MIME)).decode("utf-8"), ev.scenePos())
-        elif mime.hasFormat(BLOCK_MIME):
-            self.drop_block(bytes(mime.data(BLOCK_MIME)).decode("utf-8"), ev.scenePos())
-        else:
-            ev.ignore()
-            return
-        ev.acceptProposedAction()
-
     # ---- mouse: connect and move -------------------------------------------------------
     def mousePressEvent(self, ev):
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -313,6 +247,8 @@ class GraphScene(QGraphicsScene):
             self._update_wire(ev.scenePos())
             ev.accept()
             return
+        if not ev.buttons():
+            self._hover(ev)
         if self._drag is not None and ev.buttons() & Qt.MouseButton.LeftButton:
             d = ev.scenePos() - self._drag["start"]
             if not self._drag["moved"] and abs(d.x()) + abs(d.y()) < 3:
@@ -342,6 +278,11 @@ class GraphScene(QGraphicsScene):
             if item is not None and item.composite:
                 self._drag = None
                 self.enterRequested.emit(item.node_id)
+                ev.accept()
+                return
+            if item is None and self.edge_at(ev.scenePos()) is None:
+                self._drag = None
+                self.quickAddRequested.emit(ev.scenePos(), None)
                 ev.accept()
                 return
         super().mouseDoubleClickEvent(ev)
@@ -416,7 +357,8 @@ class GraphScene(QGraphicsScene):
         elif old is not None:
             self.status.emit(f"Release to disconnect {old.key[0]} → {old.key[1]}")
         else:
-            self.status.emit("Drag onto an input port or a node to connect")
+            self.status.emit("Drag onto an input port or a node to connect, or let go on "
+                             "empty canvas to add a block")
 
     def _finish_wire(self, pos: QPointF) -> None:
         self._update_wire(pos)
@@ -432,8 +374,11 @@ class GraphScene(QGraphicsScene):
             if old is not None:
                 self.doc.disconnect(*old.key)
                 self.status.emit(f"Disconnected {old.key[0]} → {old.key[1]}")
-            else:
+            else:  # a new wire let go on empty canvas: pick what it goes to
                 self.status.emit("")
+                self.quickAddRequested.emit(
+                    pos, {"dst": (w["src"].node_id, w["port"])} if w["reverse"]
+                    else {"src": w["src"].node_id})
             return
         if old is not None:
             if target[:2] != old.key or (target[2] is not None and target[2] != old.port):

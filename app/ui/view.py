@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
@@ -17,6 +17,7 @@ class CanvasView(QGraphicsView):
     zoomChanged = Signal(float)
     filesDropped = Signal(list)  # paths of .json files dropped onto the canvas
     upRequested = Signal()  # Esc inside a composite block: back to the level above
+    tabPressed = Signal()  # Tab on the canvas: quick add (not a focus move)
 
     def __init__(self, scene, parent=None):
         super().__init__(scene, parent)
@@ -129,6 +130,14 @@ class CanvasView(QGraphicsView):
             ev.accept()
             return
         super().mouseReleaseEvent(ev)
+
+    def event(self, ev):
+        # Tab reaches no key handler (QWidget moves the focus with it first): catch it here
+        if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Tab and \
+                not ev.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.tabPressed.emit()
+            return True
+        return super().event(ev)
 
     def keyPressEvent(self, ev):
         if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
