@@ -258,6 +258,8 @@ def test_error_marks_node_and_quick_fix_is_one_undo_step(win):
 def test_move_drag_is_one_undo_step(win):
     g = win.doc.graph
     item = win.scene.nodes["n3"]
+    win.view.set_zoom(1.0)  # whole scene units per pixel: the drag below is exact
+    win.view.centerOn(item)
     start = item.sceneBoundingRect().center() + QPointF(0, 10)
     old = g.node("n3")["pos"]
     drag(win, start, start + QPointF(40, 60), steps=6)

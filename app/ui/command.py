@@ -21,10 +21,33 @@ def add_arguments(parser) -> None:
                         help="window size, also of the screenshot (default 1400x850)")
 
 
+def missing_system_library() -> str | None:
+    """Why Qt's X11 platform would abort at start, in one line, or None. Qt 6.5+ needs
+    libxcb-cursor0 for it, and without it Qt prints a long message and aborts the process."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None  # Qt picks Wayland
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor"):
+        return None
+    return ("netcanvas: the editor needs the system library libxcb-cursor0 to open a window on "
+            "X11 — install it (Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf "
+            "install xcb-util-cursor), or use --screenshot without a display")
+
+
 def run(args) -> int:
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
             and sys.platform.startswith("linux"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    missing = missing_system_library()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.project import ProjectError, load_project
@@ -44,6 +67,7 @@ def run(args) -> int:
         except ProjectError as exc:
             print(f"netcanvas: {exc}", file=sys.stderr)
             return 2
+    own_app = QApplication.instance() is None
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("NetCanvas")
     app.setApplicationName("NetCanvas")
@@ -64,7 +88,17 @@ def run(args) -> int:
     if args.screenshot:
         return screenshot(app, win, args.screenshot)
     win.show()
-    return app.exec()
+    rc = app.exec()
+    if not own_app:
+        return rc
+    # The window closed, and closing asked about unsaved work, stopped training and removed
+    # the autosave. Python's own shutdown (torch, thousands of Qt wrappers) took 2-4 s more
+    # with the window still drawn: take the window down now and end the process.
+    win.hide()
+    app.processEvents()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def screenshot(app, win, path: str) -> int:

@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 import networkx as nx
-
 from PySide6.QtGui import QUndoCommand
 
 from app.graph import GraphError, NetGraph, Problem
@@ -436,6 +435,24 @@ class InsertOnEdge(SnapshotCommand):
         with g.batch():
             self.node_id = g.insert_on_edge(self.src, self.dst, self.type_id, self.params)
             make_room(g, self.src, self.dst, self.node_id)
+
+
+class RenameProject(Command):
+    """The project's name (file, Python docstring, diagram title, ONNX metadata)."""
+
+    def __init__(self, doc, name: str):
+        super().__init__(doc, f"Name the project {name}", trail=[])
+        self.new, self.old = name, doc.graph.name
+
+    def _set(self, name: str) -> None:
+        self.doc.graph.name = name
+        self.doc.nameChanged.emit(name)
+
+    def do(self) -> None:
+        self._set(self.new)
+
+    def revert(self) -> None:
+        self._set(self.old)
 
 
 class Layout(Command):

@@ -30,6 +30,7 @@ class Document(QObject):
     changed = Signal()  # after edits that change structure or measurements (coalesced)
     message = Signal(str)  # a line for the status bar (refusals, results)
     modifiedChanged = Signal(bool)
+    nameChanged = Signal(str)  # the project's name
 
     def __init__(self, graph: NetGraph | None = None, parent=None):
         super().__init__(parent)
@@ -333,6 +334,16 @@ class Document(QObject):
         if self.current.node(node)["params"].get(name) == value:
             return None
         return self.run(C.SetParams(self, node, {name: value}, merge))
+
+    def rename_project(self, name: str) -> str | None:
+        name = name.strip()
+        if not name:
+            return self._refuse("a project needs a name")
+        if len(name) > 200:
+            return self._refuse("a project name has at most 200 characters")
+        if name == self.graph.name:
+            return None
+        return self.run(C.RenameProject(self, name))
 
     def rename(self, node: str, label: str) -> str | None:
         if self.current.node(node)["label"] == label:

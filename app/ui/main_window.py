@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -31,8 +32,6 @@ from .panels import ProblemsPanel, SummaryPanel
 from .scene import GraphScene
 from .theme import apply_theme, icon, theme
 from .view import CanvasView
-
-OPEN_ZOOM = 0.8  # a newly opened network is shown at least this big
 
 SHORTCUTS = [
     ("Add a block", "drag it from the palette, or double-click it (connects to the selected node)"),
@@ -100,6 +99,10 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
                     QMessageBox.ButtonRole.DestructiveRole)
             made[box.addButton(label, role)] = label
         box.setDefaultButton(next(iter(made)))
+        if not self.isVisible():  # at start-up (recovery): centred on the screen, not its corner
+            box.adjustSize()
+            screen = self.screen() or QApplication.primaryScreen()
+            box.move(screen.availableGeometry().center() - box.rect().center())
         box.exec()
         return made.get(box.clickedButton(), buttons[-1])
 
@@ -176,6 +179,8 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.open_action = self._act("&Open…", self.open_file, K.Open, "open", "Open a project")
         self.save_action = self._act("&Save", self.save, K.Save, "save", "Save the project")
         self.save_as_action = self._act("Save &As…", self.save_as, K.SaveAs)
+        self.name_action = self._act("Project &Name…", self.ask_project_name,
+                                     tip="Name the network (shown in the title bar and exports)")
         self.quit_action = self._act("&Quit", self.close, K.Quit)
         self.undo_action = self.doc.stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts(K.Undo)
@@ -237,7 +242,7 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         m.addAction(self.open_action)
         self.recent_menu = m.addMenu("Open &Recent")
         m.addSeparator()
-        m.addActions([self.save_action, self.save_as_action])
+        m.addActions([self.save_action, self.save_as_action, self.name_action])
         m.addSeparator()
         em = m.addMenu("&Export")
         em.setIcon(icon("export"))
@@ -299,6 +304,7 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
     def _connect(self) -> None:
         self.doc.changed.connect(self.update_totals)
         self.doc.modifiedChanged.connect(lambda _m: self.update_title())
+        self.doc.nameChanged.connect(lambda _n: self.update_title())
         self.doc.graphReplaced.connect(self._graph_replaced)
         self.doc.message.connect(self.show_status)
         self.scene.status.connect(lambda text: self.show_status(text, 8000) if text
@@ -319,8 +325,10 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
 
     # ---- state shown -------------------------------------------------------------------------
     def update_title(self) -> None:
-        name = self.doc.path.name if self.doc.path else self.doc.graph.name
-        self.setWindowTitle(f"{name}[*] — NetCanvas")
+        name = self.doc.graph.name
+        if self.doc.path and self.doc.path.stem != name:
+            name = f"{name} ({self.doc.path.name})"
+        self.setWindowTitle(f"{name.replace('[*]', '[ *]')}[*] — NetCanvas")
         self.setWindowModified(self.doc.is_modified())
         if not self.doc.is_modified():
             self.autosave.remove()
@@ -372,12 +380,12 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.view.viewport().update()
 
     def set_theme(self, mode: str | None) -> None:
-        from PySide6.QtWidgets import QApplication
         apply_theme(QApplication.instance(), mode)
 
     def fit_soon(self) -> None:
-        """Fit the document in view once the window has its size (readable zoom at least)."""
-        QTimer.singleShot(0, lambda: self.view.fit_all(min_zoom=OPEN_ZOOM))
+        """Fit the whole document in view once the window has its size (zoomed out, the
+        nodes keep readable names; an empty one is shown at 100 %)."""
+        QTimer.singleShot(0, self.view.fit_all)
 
     def reveal_top(self, node: str) -> None:
         """A node of the network (problem and summary clicks): leave any open block first."""

@@ -27,7 +27,9 @@ HIT_R = 9.0
 BASE_HEIGHT = HEADER + 3 * ROW + 2 * PAD
 STACK = 3.0  # offset of the cards drawn behind a composite block
 LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
-LOD_NAME = 0.2  # below this, as plain coloured boxes
+LOD_NAME = 0.06  # below this, as plain coloured boxes
+FAR_PX, FAR_MIN_PX = 11.0, 8.0  # the type name's size on screen when zoomed out
+FAR_SPILL = 40.0  # how far into the gap beside the box the zoomed-out name may run
 
 _ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
            "batch_norm": "bn", "function": "", "expansion": "exp"}
@@ -206,7 +208,7 @@ class NodeItem(QGraphicsItem):
 
     # ---- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        m = PORT_R + 2
+        m = FAR_SPILL  # the zoomed-out name may run into the gaps beside the box
         extra = 2 * STACK + 1 if self.composite else 0
         return QRectF(-m, -2, WIDTH + 2 * m + extra, self.height + 4 + extra)
 
@@ -260,19 +262,13 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(c.node)
             for k in (2, 1):
                 painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
-        if lod < LOD_TEXT:  # zoomed out: a coloured box, no text
+        if lod < LOD_TEXT:  # zoomed out: a coloured box with its type in readable letters
             painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
                            else Qt.PenStyle.NoPen)
             painter.setBrush(self.color)
             painter.drawRect(rect)
-            if lod >= LOD_NAME:  # still big enough to read a large type name
-                f = fonts()
-                painter.setFont(f.big)
-                painter.setPen(QColor("#FFFFFF"))
-                title = self.type_id + (f" {self.badge}" if self.badge else "")
-                painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
-                                 f.m_big.elidedText(title, Qt.TextElideMode.ElideRight,
-                                                    WIDTH - 12))
+            if lod >= LOD_NAME and not (widget is not None and widget.property("overview")):
+                self._paint_far_title(painter, rect, lod)  # (the minimap has no room)
             return
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         f = fonts()
@@ -300,10 +296,9 @@ class NodeItem(QGraphicsItem):
             hx += 16
         painter.setPen(QColor("#FFFFFF"))
         painter.setFont(f.title)
-        count_w = f.m_small.horizontalAdvance(self.count_text) + 8 if self.count_text else 0
         m_title = QFontMetricsF(f.title)
         badge_w = m_title.horizontalAdvance(self.badge) + 10 if self.badge else 0
-        room = WIDTH - hx - 6 - count_w - badge_w
+        room = WIDTH - hx - 6 - badge_w
         title = m_title.elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
         painter.drawText(QRectF(hx, 0, room, HEADER),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
@@ -315,11 +310,6 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(pill, 6.5, 6.5)
             painter.setPen(self.color.darker(130))
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, self.badge)
-        if self.count_text:
-            painter.setFont(f.small)
-            painter.setPen(QColor(255, 255, 255, 215))
-            painter.drawText(QRectF(0, 0, WIDTH - 7, HEADER),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.count_text)
         # rows
         inner = WIDTH - 2 * tx
         y = HEADER + PAD
@@ -343,15 +333,61 @@ class NodeItem(QGraphicsItem):
         else:
             painter.setPen(c.text)
             status = "→ " + self.shape_text
-        painter.drawText(QRectF(tx, y, inner, ROW), Qt.AlignmentFlag.AlignVCenter,
-                         f.m_body.elidedText(status, Qt.TextElideMode.ElideRight, inner))
+        room = inner
+        if self.count_text and not self.problem:  # params, right-aligned beside the shape
+            count_w = f.m_small.horizontalAdvance(self.count_text) + 6
+            room -= count_w
+            pen = painter.pen()
+            painter.setFont(f.small)
+            painter.setPen(c.subtext)
+            painter.drawText(QRectF(tx + room, y, count_w, ROW),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.count_text)
+            painter.setFont(f.body)
+            painter.setPen(pen)
+        painter.drawText(QRectF(tx, y, room, ROW), Qt.AlignmentFlag.AlignVCenter,
+                         f.m_body.elidedText(status, Qt.TextElideMode.ElideRight, room))
         # ports
         painter.setPen(QPen(c.node_border.darker(115) if not c.dark else c.node_border.lighter(140), 1.2))
         for i in range(self.n_ports if self.has_input else 0):
             painter.setBrush(c.edge if i in self.taken else c.node)
             painter.drawEllipse(self.input_port_pos(i), PORT_R, PORT_R)
+        if self.many or self.n_ports > 1:  # Add, Concat, blocks: inputs are numbered
+            pen = painter.pen()
+            painter.setFont(f.small)
+            painter.setPen(c.subtext)
+            for i in range(self.n_ports):
+                p = self.input_port_pos(i)
+                painter.drawText(QRectF(p.x() - 18, p.y() - 13, 12, 10),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(i + 1))
+            painter.setPen(pen)
         painter.setBrush(self.color)
         painter.drawEllipse(self.output_port_pos(), PORT_R, PORT_R)
+
+    def _paint_far_title(self, painter, rect: QRectF, lod: float) -> None:
+        """The type (and ×N) at FAR_PX screen pixels whatever the zoom, centred on the box
+        and free to run into the gap on either side (FAR_SPILL), on a pill of the node's
+        colour so that it reads over the edges."""
+        title = self.type_id + (f" {self.badge}" if self.badge else "")
+        room = WIDTH + 2 * FAR_SPILL - 8 / lod
+        font = QFont(fonts().big)
+        font.setPixelSize(max(1, round(FAR_PX / lod)))
+        m = QFontMetricsF(font)
+        if m.horizontalAdvance(title) > room:  # a long name: smaller, down to FAR_MIN_PX
+            px = max(FAR_MIN_PX, FAR_PX * room / m.horizontalAdvance(title))
+            font.setPixelSize(max(1, round(px / lod)))
+            m = QFontMetricsF(font)
+        badge = f" {self.badge}" if self.badge else ""  # the ×N always shows
+        text = m.elidedText(self.type_id, Qt.TextElideMode.ElideRight,
+                            room - m.horizontalAdvance(badge)) + badge
+        w = m.horizontalAdvance(text) + 8 / lod
+        box = QRectF(rect.center().x() - w / 2, rect.center().y() - m.height() / 2, w, m.height())
+        if w > rect.width():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.color)
+            painter.drawRoundedRect(box, 3 / lod, 3 / lod)
+        painter.setFont(font)
+        painter.setPen(QColor("#FFFFFF"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def _html(text: str) -> str:

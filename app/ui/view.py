@@ -74,7 +74,9 @@ class CanvasView(QGraphicsView):
         """Show every node (at most 100 %). With min_zoom (opening a file), never zoom out
         below it: a big network then shows its start, readable, and the minimap the rest."""
         rect = self.scene().items_rect()
-        if rect.isNull():
+        if rect.isNull():  # nothing yet: 100 %, the origin in the middle
+            self.set_zoom(1.0)
+            self.centerOn(0, 0)
             return
         rect = rect.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
@@ -220,7 +222,17 @@ class CanvasView(QGraphicsView):
         self.frame_color = color
         self.viewport().update()
 
+    EMPTY_HINT = ("Drag a block here from the palette, or double-click (Tab) to search one.\n"
+                  "Or start from File ▸ New from Template.")
+
     def drawForeground(self, painter, rect: QRectF):
+        if not self.scene().nodes:  # an empty canvas says how to start
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(colors().subtext)
+            painter.drawText(QRectF(self.viewport().rect()), Qt.AlignmentFlag.AlignCenter,
+                             self.EMPTY_HINT)
+            painter.restore()
         if self.frame_color is None:
             return
         painter.save()
@@ -245,6 +257,7 @@ class Minimap(QGraphicsView):
         super().__init__(main.scene(), main)
         self.main = main
         self.setInteractive(False)
+        self.viewport().setProperty("overview", True)  # node items draw no names here
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedSize(200, 110)
