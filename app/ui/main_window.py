@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.graph import NetGraph, fmt_shape
 from app.summary import human
 
+from . import files
 from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
 from .edit_ops import EditOpsMixin
@@ -149,9 +150,39 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
             self.train_dock = self._dock("Train", "train", self.train_panel, B)
             self.tabifyDockWidget(self.summary_dock, self.train_dock)
             self.summary_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 265], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [170], Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock, self.problems_dock], [480, 200], Qt.Orientation.Vertical)
+        self._docks_sized_for = None
+        if self.train_panel is not None:
+            self.train_dock.visibilityChanged.connect(
+                lambda shown: shown and QTimer.singleShot(0, self.size_docks))
+        self.size_docks()
+
+    def size_docks(self) -> None:
+        """Dock sizes that suit the window: palette and inspector a fixed share of the
+        width, the bottom docks of the height, tall enough for the Train panel's Start
+        button when that tab is in front; Problems under the inspector."""
+        W, H = max(self.width(), 800), max(self.height(), 500)
+        self._docks_sized_for = (self.width(), self.height())
+
+        def clamp(v, lo, hi):
+            return round(max(lo, min(hi, v)))
+        self.resizeDocks([self.palette_dock, self.inspector_dock],
+                         [clamp(W * 0.17, 200, 300), clamp(W * 0.19, 250, 360)],
+                         Qt.Orientation.Horizontal)
+        bottom = clamp(H * 0.22, 150, 300)
+        train = self.train_panel
+        if train is not None and not self.train_dock.visibleRegion().isEmpty():
+            bottom = max(bottom, clamp(H * 0.32, 220, 380))  # settings and Start both show
+        self.resizeDocks([self.summary_dock], [bottom], Qt.Orientation.Vertical)
+        side = H - bottom - 120
+        self.resizeDocks([self.inspector_dock, self.problems_dock],
+                         [clamp(side * 0.7, 200, 2000), clamp(side * 0.3, 100, 600)],
+                         Qt.Orientation.Vertical)
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        last = self._docks_sized_for
+        if last is None or abs(last[0] - self.width()) > 80 or abs(last[1] - self.height()) > 80:
+            QTimer.singleShot(0, self.size_docks)  # shrunk or grown: sensible sizes again
 
     def _act(self, text, slot, shortcut=None, icon_name=None, tip=None, canvas=False) -> QAction:
         """An action; `canvas` ones (single keys: Del, F, M) work only while the canvas has
@@ -224,8 +255,12 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.minimap_action = self._act("&Minimap", self._toggle_minimap, "M", "minimap", "Show the overview",
                                         canvas=True)
         self.minimap_action.setCheckable(True)
-        self.minimap_action.setChecked(True)
-        self.view.minimap.show()
+        mm = self.view.minimap
+        mm.set_corner(str(files.settings().value("minimap/corner", "bottom-right")))
+        self.minimap_action.setChecked(files.settings().value("minimap/shown", "true") != "false")
+        mm.setVisible(self.minimap_action.isChecked())
+        mm.cornerChanged.connect(lambda c: files.settings().setValue("minimap/corner", c))
+        mm.hideRequested.connect(lambda: (self.minimap_action.setChecked(False), self._toggle_minimap()))
         self._build_composite_actions()
         self.export_python_action = self._act("&Python…", self.export_python)
         self.export_onnx_action = self._act("&ONNX…", self.export_onnx)
@@ -362,9 +397,10 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         if len(nodes) == 1:
             if self.inspector.node != nodes[0]:
                 self.inspector.set_node(nodes[0])
-            self.summary.select_path([inst for _, inst in self.doc.trail] + [nodes[0]])
         else:
             self.inspector.set_node(None, count=len(nodes))
+        here = [inst for _, inst in self.doc.trail]
+        self.summary.select_paths([here + [n] for n in nodes])
         has = bool(nodes)
         for a in (self.cut_action, self.copy_action, self.duplicate_action):
             a.setEnabled(has)
@@ -411,7 +447,9 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.palette.search.selectAll()
 
     def _toggle_minimap(self) -> None:
-        self.view.minimap.setVisible(self.minimap_action.isChecked())
+        shown = self.minimap_action.isChecked()
+        self.view.minimap.setVisible(shown)
+        files.settings().setValue("minimap/shown", "true" if shown else "false")
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{a}</b>&nbsp;&nbsp;</td><td>{b}</td></tr>" for a, b in SHORTCUTS)

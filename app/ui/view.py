@@ -6,7 +6,7 @@ import math
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsView
+from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu
 
 from .theme import colors
 
@@ -251,28 +251,59 @@ class CanvasView(QGraphicsView):
 
 class Minimap(QGraphicsView):
     """An overview of the whole scene; the main view's area is outlined; click or drag to
-    move there."""
+    move there. It sits in a corner of the canvas (its context menu moves or hides it) and
+    takes at most a quarter of the canvas' width and height."""
+    CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+    MAX_W, MAX_H = 200, 110
+    cornerChanged = Signal(str)
+    hideRequested = Signal()
 
     def __init__(self, main: CanvasView):
         super().__init__(main.scene(), main)
         self.main = main
+        self.corner = "bottom-right"
         self.setInteractive(False)
         self.viewport().setProperty("overview", True)  # node items draw no names here
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedSize(200, 110)
+        self.setFixedSize(self.MAX_W, self.MAX_H)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setRenderHints(QPainter.RenderHint.Antialiasing)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Overview: click or drag to move there; right-click to move or hide it")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
         main.scene().changed.connect(lambda _r: self._timer.start())
 
+    def set_corner(self, corner: str) -> None:
+        if corner in self.CORNERS:
+            self.corner = corner
+            self.place()
+            self.cornerChanged.emit(corner)
+
     def place(self) -> None:
         vp = self.main.viewport().geometry()
-        self.move(vp.right() - self.width() - 10, vp.bottom() - self.height() - 10)
+        w = max(60, min(self.MAX_W, vp.width() // 4))
+        h = max(34, min(self.MAX_H, vp.height() // 4))
+        if (w, h) != (self.width(), self.height()):
+            self.setFixedSize(w, h)
+            self.refit()
+        x = vp.left() + 10 if self.corner.endswith("left") else vp.right() - w - 10
+        y = vp.top() + 10 if self.corner.startswith("top") else vp.bottom() - h - 10
+        self.move(x, y)
+
+    def contextMenuEvent(self, ev):
+        menu = QMenu(self)
+        for corner in self.CORNERS:
+            a = menu.addAction(f"Move to the {corner.replace('-', ' ')} corner",
+                               lambda c=corner: self.set_corner(c))
+            a.setCheckable(True)
+            a.setChecked(corner == self.corner)
+        menu.addSeparator()
+        menu.addAction("Hide the minimap (M)", self.hideRequested.emit)
+        menu.exec(ev.globalPos())
 
     def refit(self) -> None:
         if not self.isVisible():
