@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 _APP = QApplication.instance() or QApplication([])
 
-from PySide6.QtCore import QPointF, QRect  # noqa: E402
+from PySide6.QtCore import QPointF, QRect, QRectF  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 
 from tests.test_ui_editor import make_window, settle  # noqa: E402
@@ -166,3 +166,20 @@ def test_missing_libxcb_cursor_is_one_clear_line(monkeypatch, capsys):
     assert main(["gui"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "libxcb-cursor0" in err[0] and "apt install" in err[0]
+
+
+def test_edge_labels_are_never_under_a_node(win):
+    e = win.scene.edges[("n2", "n3")]
+    r = e.label_rect()
+    assert r.isValid()
+    # drag-free: put another node right on the label
+    win.doc.move({"n11": (r.center().x() - 80, r.center().y() - 40)})
+    settle(win)
+    node = win.scene.nodes["n11"]
+    box = QRectF(node.pos().x(), node.pos().y(), 160, node.height)
+    assert not e.label_rect().intersects(box)
+    for edge in win.scene.edges.values():  # and no label of the example sits under a node
+        for it in win.scene.nodes.values():
+            if edge.label_rect().isValid():
+                assert not edge.label_rect().intersects(
+                    QRectF(it.pos().x(), it.pos().y(), 160, it.height)), (edge.key, it.node_id)

@@ -41,6 +41,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.timeout.connect(self.update_scene_rect)
+        self._relabel_timer = QTimer(self)
+        self._relabel_timer.setSingleShot(True)
+        self._relabel_timer.timeout.connect(self.relabel)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -80,9 +83,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         e = EdgeItem(self.nodes[s], self.nodes[t], port)
         self.nodes[s].edges_out.append(e)
         self.nodes[t].edges_in.append(e)
-        e.update_path()
         self._label(e)
         self.addItem(e)
+        e.update_path()  # in the scene: its label can keep clear of the nodes
         self.edges[(s, t)] = e
         return e
 
@@ -121,6 +124,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
                     e.update_path()
                 for e in item.edges_out:
                     e.update_path()
+                self._relabel_soon()
             return
         if kind == "node_added":
             if payload in g.g and payload not in self.nodes:
@@ -154,6 +158,15 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
                 self._refresh(n)
         self._gp_nodes = gp
         self._rect_timer.start(0)
+        self._relabel_soon()
+
+    def _relabel_soon(self) -> None:
+        self._relabel_timer.start(0)
+
+    def relabel(self) -> None:
+        """Labels keep clear of the nodes as they are now (after each burst of edits)."""
+        for e in self.edges.values():
+            e.relabel()
 
     def sync(self) -> None:
         """Make the items match the model again after a wholesale change (undo snapshots)."""
