@@ -165,7 +165,14 @@ def test_missing_libxcb_cursor_is_one_clear_line(monkeypatch, capsys):
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     assert main(["gui"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "libxcb-cursor0" in err[0] and "apt install" in err[0]
+    assert len(err) == 1 and "libxcb-cursor.so.0" in err[0] and "apt install libxcb-cursor0" in err[0]
+    # what the xcb plugin itself lacks is named too, with its package
+    from app.ui import command
+    monkeypatch.setattr(command, "missing_libraries",
+                        lambda: ["libxcb-icccm.so.4", "libxkbcommon-x11.so.0"])
+    assert main(["gui"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "apt install libxcb-icccm4 libxkbcommon-x11-0" in err[0]
 
 
 def test_edge_labels_are_never_under_a_node(win):
