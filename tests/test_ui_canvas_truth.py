@@ -158,8 +158,21 @@ def _template(w):
     w.new_document("resnet18")
 
 
+def _first_node(w):
+    w.new_document()  # the empty canvas shows its hint …
+    paint(w)
+    w.doc.add_node("Input", (0, 0))  # … which goes away whole with the first node
+
+
+def _last_node(w):
+    _first_node(w)
+    paint(w)
+    w.doc.stack.undo()  # the hint comes back
+
+
 @pytest.mark.parametrize("edit", [_connect, _disconnect, _reconnect, _parameter, _rename, _fix,
-                                  _paste, _delete, _group_ungroup, _undo, _redo, _template],
+                                  _paste, _delete, _group_ungroup, _undo, _redo, _template,
+                                  _first_node, _last_node],
                          ids=lambda f: f.__name__.strip("_"))
 def test_canvas_and_minimap_match_a_fresh_drawing_after(win, edit):
     edit(win)

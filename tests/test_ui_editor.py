@@ -30,6 +30,7 @@ def make_window(qtbot, **kw):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    QApplication.processEvents()  # the docks take their sizes for the window
     w.view.fit_all()
     return w
 

@@ -175,6 +175,14 @@ def test_quick_add_from_a_wire_offers_blocks_that_take_its_shape_first(win):
     keys = win.popup.shown_keys()
     assert keys.index("Linear") < keys.index("GlobalAvgPool")
     win.popup.close()
+    # from a node that has no shape yet (an error before it), every block but Input
+    win.doc.set_param("n6", "filters", 64)
+    settle(win)
+    assert g.info["n9"].output_shape is None
+    popup = win.quick_add(QPointF(0, 900), {"src": "n9"})
+    assert "Input" not in popup.shown_keys() and "Conv2d" in popup.shown_keys()
+    assert not popup.only.isVisible()
+    popup.close()
 
 
 def test_quick_add_by_double_click_and_keys_and_find_node(win):

@@ -190,3 +190,28 @@ def test_edge_labels_are_never_under_a_node(win):
             if edge.label_rect().isValid():
                 assert not edge.label_rect().intersects(
                     QRectF(it.pos().x(), it.pos().y(), 160, it.height)), (edge.key, it.node_id)
+
+
+def test_the_empty_canvas_hint_is_repainted_whole_when_it_comes_and_goes(win):
+    from PySide6.QtCore import QEvent, QObject
+
+    class Paints(QObject):
+        rects = []
+
+        def eventFilter(self, obj, ev):
+            if ev.type() == QEvent.Type.Paint:
+                self.rects.append(ev.rect())
+            return False
+
+    vp = win.view.viewport()
+    spy = Paints()
+    vp.installEventFilter(spy)
+    win.new_document()
+    settle(win)
+    for make in (lambda: win.doc.add_node("Input", (0, 0)), win.doc.stack.undo):
+        spy.rects.clear()
+        make()
+        for _ in range(3):
+            QApplication.processEvents()
+        assert any(r.contains(vp.rect()) for r in spy.rects)  # not only the node's own area
+    vp.removeEventFilter(spy)

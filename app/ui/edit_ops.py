@@ -74,7 +74,8 @@ class EditOpsMixin:
         else:
             title = f"Add a block into {dst[0]}" if dst else "Add a block"
         toggle = f"Only blocks that accept {fmt_shape(shape)}" if shape is not None else ""
-        popup = SearchPopup(self, title, block_choices(g, shape, top=not self.doc.trail), toggle)
+        choices = block_choices(g, shape, top=not self.doc.trail, wired=bool(src or dst))
+        popup = SearchPopup(self, title, choices, toggle)
         popup.chosen.connect(lambda t: self._quick_added(t, scene_pos, src, dst))
         popup.popup(self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos)))
         self.popup = popup

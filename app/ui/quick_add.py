@@ -37,14 +37,14 @@ class Choice:
     order: int = 0
 
 
-def block_choices(graph, shape=None, top: bool = True) -> list[Choice]:
-    """The blocks one can add to `graph`; with `shape` (what a wire carries), whether each
-    accepts it with its default parameters."""
+def block_choices(graph, shape=None, top: bool = True, wired: bool = False) -> list[Choice]:
+    """The blocks one can add to `graph` (for a wire, `wired`: those that take an input);
+    with `shape` (what the wire carries), whether each accepts it with its defaults."""
     out = []
     kinds = [(s.type_id, s) for c in CATEGORIES for s in REGISTRY.values() if s.category == c]
     kinds += [(name, d) for name, d in graph.definitions.items()]
     for i, (t, spec) in enumerate(kinds):
-        if arity(spec) == "none" and (shape is not None or not top):
+        if arity(spec) == "none" and (wired or shape is not None or not top):
             continue  # an Input takes no wire, and a block's inputs are fixed
         fits, why = True, ""
         if shape is not None:

@@ -37,6 +37,16 @@ class CanvasView(QGraphicsView):
         self.frame_color: QColor | None = None  # a block is open: its colour frames the canvas
         self.minimap = Minimap(self)
         self.minimap.hide()
+        self._empty = None
+        scene.changed.connect(self._empty_changed)
+
+    def _empty_changed(self, _rects=None) -> None:
+        """The empty-canvas hint is drawn over the whole view: repaint it all when it comes
+        or goes (a node's own update would leave pieces of it)."""
+        empty = not self.scene().nodes
+        if empty != self._empty:
+            self._empty = empty
+            self.viewport().update()
 
     # ---- zoom ------------------------------------------------------------------------
     def zoom(self) -> float:
