@@ -98,3 +98,25 @@ def test_repeat_keeps_an_out_of_range_count(win):
     assert "'two' is not a whole number" in rep.error.text()
     type_into(rep.widget, "3")
     assert win.doc.graph.node("n9")["repeat"] == 3 and not rep.error.text()
+
+
+def test_the_wheel_never_changes_a_field_that_was_not_clicked(win):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    def wheel(w):
+        ev = QWheelEvent(QPointF(5, 5), QPointF(w.mapToGlobal(QPoint(5, 5))), QPoint(0, 0),
+                         QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                         Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(w, ev)
+
+    ed = edit(win, "n8", "function")  # Activation: a choice
+    before = win.doc.graph.node("n8")["params"]["function"]
+    win.view.setFocus()
+    wheel(ed.widget)
+    assert win.doc.graph.node("n8")["params"]["function"] == before and win.doc.stack.count() == 0
+    # the Train panel's settings too (scrolling the dock is not an edit)
+    epochs = win.train_panel.epochs_spin
+    value = epochs.value()
+    wheel(epochs)
+    assert epochs.value() == value

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
     QCheckBox,
     QComboBox,
     QLabel,
@@ -19,6 +21,33 @@ from PySide6.QtWidgets import (
 
 from app.graph.composite import MAX_REPEAT
 from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, Param
+
+
+class _WheelGuard(QObject):
+    """The mouse wheel over a field that does not have the focus scrolls the panel around
+    it; it never changes the value (Qt's combo and spin boxes take any wheel turn)."""
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Wheel and not obj.hasFocus():
+            area = obj.parent()
+            while area is not None and not isinstance(area, QAbstractScrollArea):
+                area = area.parent()
+            if area is not None:
+                QApplication.sendEvent(area.verticalScrollBar(), ev.clone())
+            return True
+        return False
+
+
+_GUARD: _WheelGuard | None = None
+
+
+def guard_wheel(widget) -> None:
+    """Let `widget` take the wheel only once clicked or tabbed into."""
+    global _GUARD
+    if _GUARD is None:
+        _GUARD = _WheelGuard()
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_GUARD)
 
 
 class Unreadable(str):
@@ -219,6 +248,8 @@ class ParamEditor(_Field):
             w = QLineEdit(self)
             w.setPlaceholderText("3 or 3, 5" if k == KERNEL else "C, H, W")
             w.editingFinished.connect(lambda: self._emit(parse_text(k, w.text())))
+        if isinstance(w, QComboBox):
+            guard_wheel(w)
         w.setToolTip(param.doc)
         self._place(w)
 

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -50,6 +51,8 @@ from PySide6.QtWidgets import (
 
 from app.graph import NetGraph
 from app.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+from .fields import guard_wheel
 
 TRAIN_COLOR = QColor("#2F7FD8")
 VAL_COLOR = QColor("#E07B17")
@@ -541,6 +544,8 @@ class TrainPanel(QWidget):
         self.confusion = ConfusionMatrixWidget()
         lay.addWidget(self.confusion)
         lay.addStretch(1)
+        for w in body.findChildren(QAbstractSpinBox) + body.findChildren(QComboBox):
+            guard_wheel(w)  # scrolling the settings never changes one of them
         self._source_changed()
 
     # ---- public API -----------------------------------------------------------------
