@@ -246,3 +246,27 @@ def test_palette_search_is_forgiving(win):
                          ("conv2dd", "Conv2d")):
         win.palette.search.setText(typed)
         assert win.palette.visible_blocks()[0] == first, typed
+
+
+def test_while_a_wire_is_drawn_the_ports_it_can_go_to_light_up(win):
+    from tests.test_ui_editor import mouse, out_port
+    a = win.doc.add_node("Conv2d", (0, 400))
+    settle(win)
+    start = out_port(win, a)
+    mouse(win.view, "press", start)
+    mouse(win.view, "move", start + QPointF(60, 200))
+    nodes = win.scene.nodes
+    assert nodes["n7"].accepts == "in"  # Add: a free input
+    assert nodes["n1"].accepts is False  # an Input takes no wire
+    assert nodes["n3"].accepts is False  # its one input is taken
+    assert nodes[a].accepts is False  # itself
+    assert "Cannot connect" not in win.statusBar().currentMessage()
+    mouse(win.view, "move", win.scene.nodes["n3"].sceneBoundingRect().center())
+    assert "already connected" in win.statusBar().currentMessage()  # the others say why not
+    win.scene.cancel_wire()
+    assert all(it.accepts is None for it in nodes.values())
+    start = out_port(win, "n10")  # n4 feeds n10: back to n4 would be a cycle
+    mouse(win.view, "press", start)
+    mouse(win.view, "move", start + QPointF(60, 200))
+    assert nodes["n4"].accepts is False and nodes[a].accepts == "in"
+    win.scene.cancel_wire()

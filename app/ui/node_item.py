@@ -116,6 +116,14 @@ class NodeItem(QGraphicsItem):
         self.composite = False  # an instance of a composite block (double-click opens it)
         self.repeat = 1
         self.badge = ""  # "×3" when the node repeats
+        # while a wire is drawn: "in" / "out" = it can connect here (those ports light up),
+        # False = it cannot (the node dims), None = no wire
+        self.accepts: str | bool | None = None
+
+    def set_accepts(self, accepts: str | bool | None) -> None:
+        if accepts != self.accepts:
+            self.accepts = accepts
+            self.update()
 
     # ---- model → item -------------------------------------------------------------
     def refresh(self, graph) -> bool:
@@ -253,7 +261,7 @@ class NodeItem(QGraphicsItem):
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         rect = QRectF(0, 0, WIDTH, self.height)
-        if self.blocked and not selected:
+        if (self.blocked and not selected) or self.accepts is False:
             painter.setOpacity(0.5)
         if self.composite:  # a small stack of cards: there is more inside
             back = QColor(self.color)
@@ -349,8 +357,10 @@ class NodeItem(QGraphicsItem):
         # ports
         painter.setPen(QPen(c.node_border.darker(115) if not c.dark else c.node_border.lighter(140), 1.2))
         for i in range(self.n_ports if self.has_input else 0):
-            painter.setBrush(c.edge if i in self.taken else c.node)
-            painter.drawEllipse(self.input_port_pos(i), PORT_R, PORT_R)
+            free_ok = self.accepts == "in" and i not in self.taken  # a wire can go here
+            painter.setBrush(c.ok if free_ok else c.edge if i in self.taken else c.node)
+            r = PORT_R + 1.5 if free_ok else PORT_R
+            painter.drawEllipse(self.input_port_pos(i), r, r)
         if self.many or self.n_ports > 1:  # Add, Concat, blocks: inputs are numbered
             pen = painter.pen()
             painter.setFont(f.small)
@@ -360,8 +370,9 @@ class NodeItem(QGraphicsItem):
                 painter.drawText(QRectF(p.x() - 18, p.y() - 13, 12, 10),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(i + 1))
             painter.setPen(pen)
-        painter.setBrush(self.color)
-        painter.drawEllipse(self.output_port_pos(), PORT_R, PORT_R)
+        painter.setBrush(c.ok if self.accepts == "out" else self.color)
+        r = PORT_R + 1.5 if self.accepts == "out" else PORT_R
+        painter.drawEllipse(self.output_port_pos(), r, r)
 
     def _paint_far_title(self, painter, rect: QRectF, lod: float) -> None:
         """The type (and ×N) at FAR_PX screen pixels whatever the zoom, centred on the box

@@ -328,6 +328,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self.addItem(line)
         self._wire = {"src": src, "reverse": reverse, "port": i, "old": old, "line": line,
                       "target": None, "reason": None}
+        self.light_ports(self._wire)
         self._update_wire(pos)
         return True
 
@@ -376,6 +377,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def _finish_wire(self, pos: QPointF) -> None:
         self._update_wire(pos)
         w, self._wire = self._wire, None
+        self.light_ports(None)
         self.removeItem(w["line"])
         old = w["old"]
         if old is not None:
@@ -403,6 +405,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def cancel_wire(self) -> None:
         if self._wire is not None:
             w, self._wire = self._wire, None
+            self.light_ports(None)
             self.removeItem(w["line"])
             if w["old"] is not None:
                 w["old"].setOpacity(1.0)

@@ -1,6 +1,7 @@
 """What the canvas scene does with palette drops (add, or splice into the edge under the
-drop, which lights up while hovering) and with the mouse over ports (a tooltip with the
-tensor shape). A mixin of GraphScene, kept apart to keep scene.py small."""
+drop, which lights up while hovering), with the mouse over ports (a tooltip with the tensor
+shape) and while a wire is drawn (the ports it can go to light up). A mixin of GraphScene,
+kept apart to keep scene.py small."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -111,3 +112,18 @@ class SceneDropsMixin:
             QToolTip.hideText()
         self._hovered_port = port is not None
 
+
+    def light_ports(self, wire: dict | None) -> None:
+        """While a wire is drawn, the nodes it could connect to light their ports up and the
+        others dim (hovering one says why in the status bar); None puts them back."""
+        for item in self.nodes.values():
+            accepts = None
+            if wire is not None:
+                src = wire["src"].node_id
+                s, d = (item.node_id, src) if wire["reverse"] else (src, item.node_id)
+                old = wire["old"]
+                ok = item is not wire["src"] and (
+                    (old is not None and (s, d) == old.key)
+                    or self.graph.can_connect(s, d, wire["port"] if wire["reverse"] else None) is None)
+                accepts = ("out" if wire["reverse"] else "in") if ok else False
+            item.set_accepts(accepts)
