@@ -270,3 +270,30 @@ def test_while_a_wire_is_drawn_the_ports_it_can_go_to_light_up(win):
     mouse(win.view, "move", start + QPointF(60, 200))
     assert nodes["n4"].accepts is False and nodes[a].accepts == "in"
     win.scene.cancel_wire()
+
+
+def test_ctrl_right_drag_cuts_the_wires_it_crosses(win):
+    g = win.doc.graph
+    win.view.set_zoom(1.0)
+    win.view.centerOn(win.scene.nodes["n4"])
+    out = win.scene.nodes["n4"].pos() + win.scene.nodes["n4"].output_port_pos()
+    a, b = out + QPointF(40, -200), out + QPointF(40, 60)  # across both wires leaving n4
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    right = Qt.MouseButton.RightButton
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
+    none = Qt.MouseButton.NoButton
+    vp = win.view.viewport()
+    for kind, p, button, held in (("press", a, right, right), ("move", (a + b) / 2, none, right),
+                                  ("move", b, none, right), ("release", b, right, none)):
+        q = QPointF(win.view.mapFromScene(p))
+        t = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}[kind]
+        QApplication.sendEvent(vp, QMouseEvent(t, q, QPointF(vp.mapToGlobal(q.toPoint())),
+                                               button, held, ctrl))
+    settle(win)
+    assert not g.g.has_edge("n4", "n5") and not g.g.has_edge("n4", "n7")
+    assert g.g.number_of_edges() == 10 and win.doc.stack.count() == 1  # one undo step
+    assert "Cut 2 connections" in win.statusBar().currentMessage()
+    win.doc.stack.undo()
+    assert g.g.has_edge("n4", "n5") and g.g.has_edge("n4", "n7")

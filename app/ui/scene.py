@@ -37,6 +37,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._drag: dict | None = None
         self._wire: dict | None = None
         self._hovered_port = False
+        self._cut = None  # the knife line while Ctrl+right-dragging
         self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
@@ -240,6 +241,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
 
     # ---- mouse: connect and move -------------------------------------------------------
     def mousePressEvent(self, ev):
+        if self.cut_press(ev):
+            return
         if ev.button() == Qt.MouseButton.LeftButton:
             item = self.node_at(ev.scenePos())
             if item is not None:
@@ -256,6 +259,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         super().mousePressEvent(ev)
 
     def mouseMoveEvent(self, ev):
+        if self.cut_move(ev):
+            return
         if self._wire is not None:
             self._update_wire(ev.scenePos())
             ev.accept()
@@ -274,6 +279,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         super().mouseMoveEvent(ev)
 
     def mouseReleaseEvent(self, ev):
+        if self.cut_release(ev):
+            return
         if self._wire is not None and ev.button() == Qt.MouseButton.LeftButton:
             self._finish_wire(ev.scenePos())
             ev.accept()
@@ -301,6 +308,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         super().mouseDoubleClickEvent(ev)
 
     def contextMenuEvent(self, ev):
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            ev.accept()  # Ctrl+right-drag cuts wires: no menu
+            return None
         if self.context_menu is None:
             return super().contextMenuEvent(ev)
         item = next((i for i in self.items(ev.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)

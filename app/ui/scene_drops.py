@@ -1,11 +1,12 @@
 """What the canvas scene does with palette drops (add, or splice into the edge under the
 drop, which lights up while hovering), with the mouse over ports (a tooltip with the tensor
 shape) and while a wire is drawn (the ports it can go to light up). A mixin of GraphScene,
-kept apart to keep scene.py small."""
+kept apart to keep scene.py small. Ctrl+right-drag cuts the wires it crosses."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsLineItem, QToolTip
 
 from app.graph import fmt_shape
 from app.graph.composite import arity
@@ -13,6 +14,7 @@ from app.graph.composite import arity
 from .edge_item import EdgeItem
 from .layout import free_spot
 from .node_item import WIDTH, NodeItem
+from .theme import colors
 
 BLOCK_MIME = "application/x-netcanvas-block"
 LIBRARY_MIME = "application/x-netcanvas-library-block"  # the path of a library block file
@@ -127,3 +129,37 @@ class SceneDropsMixin:
                     or self.graph.can_connect(s, d, wire["port"] if wire["reverse"] else None) is None)
                 accepts = ("out" if wire["reverse"] else "in") if ok else False
             item.set_accepts(accepts)
+
+    # ---- Ctrl+right-drag: cut the wires the line crosses (one undo step) -------------------
+    def cut_press(self, ev) -> bool:
+        if not (ev.button() == Qt.MouseButton.RightButton
+                and ev.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            return False
+        line = QGraphicsLineItem(QLineF(ev.scenePos(), ev.scenePos()))
+        line.setPen(QPen(colors().error, 0, Qt.PenStyle.DashLine))
+        line.setZValue(10)
+        self.addItem(line)
+        self._cut = line
+        ev.accept()
+        return True
+
+    def cut_move(self, ev) -> bool:
+        if self._cut is None:
+            return False
+        self._cut.setLine(QLineF(self._cut.line().p1(), ev.scenePos()))
+        ev.accept()
+        return True
+
+    def cut_release(self, ev) -> bool:
+        if self._cut is None or ev.button() != Qt.MouseButton.RightButton:
+            return False
+        line, self._cut = self._cut, None
+        self.removeItem(line)
+        path = QPainterPath(line.line().p1())
+        path.lineTo(line.line().p2())
+        hit = [e.key for e in self.edges.values() if e.shape().intersects(path)]
+        if hit:
+            self.doc.delete([], hit)
+            self.status.emit(f"Cut {len(hit)} connection{'s' * (len(hit) != 1)}")
+        ev.accept()
+        return True
