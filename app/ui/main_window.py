@@ -46,7 +46,7 @@ SHORTCUTS = [
     ("Quick add", ("double-click the empty canvas, Tab or Shift+A; or let a wire go on "
                    "empty canvas (blocks that take its shape first)")),
     ("Dissolve", "Ctrl+Del: delete and join the neighbours"),
-    ("Splice", "drop a palette block on an edge"),
+    ("Splice", "drop a palette block on an edge"), ("Cut wires", "Ctrl + right-drag across them"),
     ("Group into a block / Ungroup", "Ctrl+G / Ctrl+Shift+G"),
     ("Edit a block inside", "double-click it (Ctrl+E); Esc or ⬆ Up goes back"),
     ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
