@@ -5,7 +5,8 @@ Protocol: `apply()` does the edit the first time (it may raise GraphError, and t
 changed and nothing is pushed); the stack's first `redo()` after the push is skipped.
 Commands that take things away (delete, disconnect, fix) undo by restoring a snapshot of the
 graph (`load_dict`), so that undo gives back exactly the graph before, ids, ports and the
-order of nodes and edges included.
+order of nodes and edges included. The fix, Insert Block Here and dissolve commands are in
+splice_commands.py.
 
 Where: a command edits the graph shown when it was made, the top graph or the body of a
 composite block. It keeps the path of definition names to that graph (`where`) and looks
@@ -18,13 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import networkx as nx
 from PySide6.QtGui import QUndoCommand
 
-from app.graph import GraphError, NetGraph, Problem
+from app.graph import GraphError, NetGraph
 from app.project import check_project
-
-from .layout import room_for_insert
 
 MOVE_ID, PARAM_ID, RENAME_ID, REPEAT_ID = 1001, 1002, 1003, 1004
 MERGE_SECONDS = 1.5
@@ -162,54 +160,6 @@ class Delete(SnapshotCommand):
                     g.disconnect(s, t)
             for n in self.nodes:
                 g.remove_node(n)
-
-
-class Dissolve(SnapshotCommand):
-    """Delete nodes and join what fed each one (its first input) to what it fed, where the
-    shapes allow; a join that would give its target a new problem is left open."""
-
-    def __init__(self, doc, nodes: list[str]):
-        n = len(nodes)
-        super().__init__(doc, f"Dissolve {nodes[0]}" if n == 1 else f"Dissolve {n} nodes")
-        self.nodes = list(nodes)
-        self.joined: list[tuple[str, str]] = []
-        self.refused: list[tuple[str, str, str]] = []  # src, dst, why
-
-    def do(self) -> None:
-        g = self.graph
-        gone = set(self.nodes)
-
-        def feeder(n):  # through a chain of dissolved nodes to the first one kept
-            while n in gone:
-                ins = sorted(g.inputs_of(n), key=lambda sp: sp[1])
-                n = ins[0][0] if ins else None
-            return n
-
-        plan = [(feeder(n), t, g.g.edges[n, t]["port"]) for n in self.nodes
-                for t in g.g.successors(n) if t not in gone]
-        plan = [(s, t, p) for s, t, p in plan if s is not None]
-        had = {n for n, i in g.info.items() if i.problem}
-        with g.batch():
-            for n in self.nodes:
-                g.remove_node(n)
-            for s, t, p in plan:
-                if g.can_connect(s, t, p) is None:
-                    g.connect(s, t, p)
-        # a join whose target, or anything after it, now has a problem it did not have
-        new = {n: i.problem.message for n, i in g.info.items() if i.problem and n not in had}
-        self.joined, self.refused = [], []
-        for s, t, _p in plan:
-            if not g.g.has_edge(s, t):
-                continue
-            hit = next((new[n] for n in [t, *nx.descendants(g.g, t)] if n in new), None)
-            if hit:
-                self.refused.append((s, t, hit))
-            else:
-                self.joined.append((s, t))
-        if self.refused:
-            with g.batch():
-                for s, t, _ in self.refused:
-                    g.disconnect(s, t)
 
 
 class Connect(Command):
@@ -392,49 +342,6 @@ class Paste(Command):
         with g.batch():
             for n in reversed(list(self.ids.values())):
                 g.remove_node(n)
-
-
-def make_room(g: NetGraph, src: str, dst: str, new: str) -> None:
-    """Move the node inserted on src → dst, and what is in its way, so that nothing overlaps
-    (part of the insert's undo step: the snapshot before it restores the positions)."""
-    with g.batch():
-        for n, p in room_for_insert(g, new, src, dst).items():
-            g.move(n, p)
-
-
-class ApplyFix(SnapshotCommand):
-    def __init__(self, doc, problem: Problem):
-        super().__init__(doc, f"Fix: {problem.fix.description}")
-        self.problem = problem
-        self.new_id: str | None = None
-        self.edge: tuple[str, str] | None = None
-
-    def do(self) -> None:
-        g = self.graph
-        if self.new_id is None:
-            src = next((s for s, p in g.inputs_of(self.problem.node) if p == self.problem.fix.port), None)
-            self.edge = (src, self.problem.node)
-            with g.batch():
-                self.new_id = g.apply_fix(self.problem)
-                make_room(g, *self.edge, self.new_id)
-        else:  # redo: the graph is as it was the first time, so the same id comes back
-            fix = self.problem.fix
-            with g.batch():
-                g.insert_on_edge(self.edge[0], self.edge[1], fix.type_id, fix.params)
-                make_room(g, *self.edge, self.new_id)
-
-
-class InsertOnEdge(SnapshotCommand):
-    def __init__(self, doc, src: str, dst: str, type_id: str, params: dict | None = None):
-        super().__init__(doc, f"Insert {type_id}")
-        self.src, self.dst, self.type_id, self.params = src, dst, type_id, params
-        self.node_id: str | None = None
-
-    def do(self) -> None:
-        g = self.graph
-        with g.batch():
-            self.node_id = g.insert_on_edge(self.src, self.dst, self.type_id, self.params)
-            make_room(g, self.src, self.dst, self.node_id)
 
 
 class RenameProject(Command):

@@ -19,6 +19,7 @@ from app.graph import GraphError, NetGraph, Problem, grouping
 from app.graph.model import definition_from_dict
 
 from . import commands as C
+from . import splice_commands as S
 
 STRUCTURE_EVENTS = {"node_added", "node_removed", "node_changed", "edge_added",
                     "edge_removed", "info_changed", "reset"}
@@ -294,7 +295,7 @@ class Document(QObject):
         reason = self.inside_refusal(nodes=nodes, doing="dissolve")
         if reason:
             return self._refuse(reason)
-        cmd = C.Dissolve(self, nodes)
+        cmd = S.Dissolve(self, nodes)
         err = self.run(cmd)
         if err is None:
             said = [f"joined {s} → {t}" for s, t in cmd.joined]
@@ -377,7 +378,7 @@ class Document(QObject):
             return "this problem has no automatic fix"
         if trail is not None:
             self.show(trail)
-        cmd = C.ApplyFix(self, problem)
+        cmd = S.ApplyFix(self, problem)
         err = self.run(cmd)
         if not err:
             self.message.emit(f"Fixed: {problem.fix.description}")
@@ -388,7 +389,7 @@ class Document(QObject):
         if reason:
             self._refuse(reason)
             return None
-        cmd = C.InsertOnEdge(self, src, dst, type_id)
+        cmd = S.InsertOnEdge(self, src, dst, type_id)
         return None if self.run(cmd) else cmd.node_id
 
     def layout(self, positions: dict[str, tuple[float, float]]) -> None:
