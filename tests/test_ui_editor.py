@@ -90,8 +90,9 @@ def test_palette_drop_adds_a_node_through_the_undo_stack(win):
     mime = win.palette.tree.mimeData([win.palette.blocks["Conv2d"]])
     assert bytes(mime.data("application/x-netcanvas-block")) == b"Conv2d"
     vp = win.view.viewport()
-    at = QPoint(200, 120)
+    at = QPoint(vp.width() // 4, vp.height() - 60)  # empty canvas (a drop on an edge splices)
     before = win.doc.graph.g.number_of_nodes()
+    drop = win.view.mapToScene(at)  # where the drop lands, as the view is now
     for ev in (QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                Qt.KeyboardModifier.NoModifier),
                QDragMoveEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
@@ -105,7 +106,6 @@ def test_palette_drop_adds_a_node_through_the_undo_stack(win):
     new = win.scene.selected_nodes()[0]
     assert g.type_of(new) == "Conv2d" and new in win.scene.nodes
     x, y = g.node(new)["pos"]
-    drop = win.view.mapToScene(at)
     assert abs(x + 80 - drop.x()) < 2 and abs(y + 20 - drop.y()) < 2
     assert win.doc.stack.count() == 1 and win.isWindowModified()
     assert "nothing is connected" in win.scene.nodes[new].text()  # a new node is unconnected

@@ -215,3 +215,16 @@ def test_the_empty_canvas_hint_is_repainted_whole_when_it_comes_and_goes(win):
             QApplication.processEvents()
         assert any(r.contains(vp.rect()) for r in spy.rects)  # not only the node's own area
     vp.removeEventFilter(spy)
+
+
+def test_a_fitted_view_stays_fitted_when_the_window_changes_size(win, qtbot):
+    win.resize(1920, 1080)
+    win.view.fit_all()
+    win.resize(1024, 700)  # the docks resize after the window: the canvas shrinks twice
+    qtbot.waitUntil(lambda: shows_everything(win), timeout=3000)
+    win.view.set_zoom(1.0)  # once the user zooms, a resize leaves the view alone
+    zoom = win.view.zoom()
+    win.resize(1400, 850)
+    settle(win)
+    QApplication.processEvents()
+    assert win.view.zoom() == zoom

@@ -177,6 +177,8 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.resizeDocks([self.inspector_dock, self.problems_dock],
                          [clamp(side * 0.7, 200, 2000), clamp(side * 0.3, 100, 600)],
                          Qt.Orientation.Vertical)
+        if self.view.fitted:  # a view the user has not zoomed or panned fits again
+            QTimer.singleShot(0, lambda: self.view.fitted and self.view.fit_all())
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)

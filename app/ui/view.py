@@ -39,6 +39,9 @@ class CanvasView(QGraphicsView):
         self.minimap.hide()
         self._empty = None
         scene.changed.connect(self._empty_changed)
+        # True while the view shows what fit_all chose (no zoom or pan since): when the window
+        # changes size, it fits again (MainWindow.size_docks)
+        self.fitted = False
 
     def _empty_changed(self, _rects=None) -> None:
         """The empty-canvas hint is drawn over the whole view: repaint it all when it comes
@@ -54,6 +57,7 @@ class CanvasView(QGraphicsView):
 
     def set_zoom(self, z: float, anchor_view_pos=None) -> None:
         z = max(MIN_ZOOM, min(MAX_ZOOM, z))
+        self.fitted = False
         factor = z / self.zoom()
         if abs(factor - 1) < 1e-9:
             return
@@ -74,6 +78,7 @@ class CanvasView(QGraphicsView):
 
     def wheelEvent(self, ev):
         if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.fitted = False
             return super().wheelEvent(ev)  # shift+wheel scrolls
         steps = ev.angleDelta().y() / 120.0
         if steps:
@@ -87,6 +92,7 @@ class CanvasView(QGraphicsView):
         if rect.isNull():  # nothing yet: 100 %, the origin in the middle
             self.set_zoom(1.0)
             self.centerOn(0, 0)
+            self.fitted = True
             return
         rect = rect.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
@@ -102,6 +108,7 @@ class CanvasView(QGraphicsView):
             self.centerOn(QPointF(rect.left() + half_w, cy))
         self.zoomChanged.emit(self.zoom())
         self.minimap.viewport().update()
+        self.fitted = min_zoom is None
 
     def cursor_scene_pos(self) -> QPointF:
         """Where the mouse is on the canvas; the middle of the canvas when it is elsewhere."""
@@ -111,6 +118,7 @@ class CanvasView(QGraphicsView):
         return self.mapToScene(p)
 
     def center_on_node(self, item) -> None:
+        self.fitted = False
         self.centerOn(item.sceneBoundingRect().center())
         self.minimap.viewport().update()
 
@@ -126,6 +134,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, ev):
         if self._pan is not None:
+            self.fitted = False
             d = ev.position() - self._pan
             self._pan = ev.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(d.x()))
@@ -342,6 +351,7 @@ class Minimap(QGraphicsView):
         painter.drawRect(area)
 
     def _go(self, ev):
+        self.main.fitted = False
         self.main.centerOn(self.mapToScene(ev.position().toPoint()))
         self.viewport().update()
 
