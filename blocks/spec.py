@@ -18,6 +18,7 @@ ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh")
 # Parameter kinds understood by the loader and the inspector.
 INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (
     "int", "float", "bool", "choice", "kernel", "padding", "shape")
+MAX_SIZE = 65536  # the largest channel count, height or width a shape parameter takes
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,14 @@ class Param:
                 return value, None
             return None, f'{self.name} must be "same", "valid" or a whole number 0..64, not {_show(value)}'
         if k == SHAPE:
-            if (not isinstance(value, (list, tuple)) or len(value) not in (1, 3)
-                    or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 65536
-                           for v in value)):
-                return None, f"{self.name} must be [C, H, W] (or [F]) of positive whole numbers, not {_show(value)}"
+            # each reason names what is wrong with the value given, and the real limit
+            if not isinstance(value, (list, tuple)) or len(value) not in (1, 3):
+                return None, f"{self.name} must be [C, H, W] (or [F]), not {_show(value)}"
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
+                return None, f"{self.name} must be positive whole numbers, not {_show(value)}"
+            if max(value) > MAX_SIZE:
+                return None, (f"{self.name}: each size must be at most {MAX_SIZE}, "
+                              f"not {_show(value)}")
             return list(value), None
         raise ValueError(f"unknown param kind {k!r}")
 

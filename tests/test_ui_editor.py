@@ -30,6 +30,7 @@ def make_window(qtbot, **kw):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    QApplication.processEvents()  # the docks take their sizes for the window
     w.view.fit_all()
     return w
 
@@ -89,8 +90,9 @@ def test_palette_drop_adds_a_node_through_the_undo_stack(win):
     mime = win.palette.tree.mimeData([win.palette.blocks["Conv2d"]])
     assert bytes(mime.data("application/x-netcanvas-block")) == b"Conv2d"
     vp = win.view.viewport()
-    at = QPoint(200, 120)
+    at = QPoint(vp.width() // 4, vp.height() - 60)  # empty canvas (a drop on an edge splices)
     before = win.doc.graph.g.number_of_nodes()
+    drop = win.view.mapToScene(at)  # where the drop lands, as the view is now
     for ev in (QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                Qt.KeyboardModifier.NoModifier),
                QDragMoveEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
@@ -104,7 +106,6 @@ def test_palette_drop_adds_a_node_through_the_undo_stack(win):
     new = win.scene.selected_nodes()[0]
     assert g.type_of(new) == "Conv2d" and new in win.scene.nodes
     x, y = g.node(new)["pos"]
-    drop = win.view.mapToScene(at)
     assert abs(x + 80 - drop.x()) < 2 and abs(y + 20 - drop.y()) < 2
     assert win.doc.stack.count() == 1 and win.isWindowModified()
     assert "nothing is connected" in win.scene.nodes[new].text()  # a new node is unconnected
@@ -258,6 +259,8 @@ def test_error_marks_node_and_quick_fix_is_one_undo_step(win):
 def test_move_drag_is_one_undo_step(win):
     g = win.doc.graph
     item = win.scene.nodes["n3"]
+    win.view.set_zoom(1.0)  # whole scene units per pixel: the drag below is exact
+    win.view.centerOn(item)
     start = item.sceneBoundingRect().center() + QPointF(0, 10)
     old = g.node("n3")["pos"]
     drag(win, start, start + QPointF(40, 60), steps=6)
@@ -302,7 +305,10 @@ def test_copy_paste_and_duplicate(win):
     assert len(ids) == 2 and set(win.scene.selected_nodes()) == set(ids)
     new5, new6 = ids
     assert g.inputs_of(new6) == [(new5, 0)]  # edges among the pasted nodes are kept
-    assert g.node(new5)["pos"] == (g.node("n5")["pos"][0] + 30, g.node("n5")["pos"][1] + 30)
+    (x5, y5), (x6, y6) = g.node("n5")["pos"], g.node("n6")["pos"]
+    (a5, b5), (a6, b6) = g.node(new5)["pos"], g.node(new6)["pos"]
+    assert (a6 - a5, b6 - b5) == (x6 - x5, y6 - y5)  # the piece keeps its shape …
+    assert (a5, b5) not in ((x5, y5), (x5 + 30, y5 + 30))  # … away from the originals
     assert g.node(new5)["label"] == "res_conv1"
     assert win.doc.stack.count() == 1  # one undo step
     dup = win.duplicate()

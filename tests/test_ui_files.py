@@ -176,10 +176,13 @@ def test_export_menu_calls_the_exporter(qtbot, tmp_path, monkeypatch):
     w.export_diagram()
     d.save_to = tmp_path / "net.onnx"
     w.export_onnx(wait=True)
-    qtbot.waitUntil(lambda: bool(d.told), timeout=5000)
+    qtbot.waitUntil(lambda: len(d.told) == 3, timeout=5000)
     assert calls == [("py", str(tmp_path / "model.py")), ("png", str(tmp_path / "net.png")),
                      ("onnx", str(tmp_path / "net.onnx"))]
-    assert "3.20e-07" in d.told[0][1] and "3.20e-07" in w.statusBar().currentMessage()
+    # every export confirms the same way: a message and the status bar, with the path
+    assert [t for t, _ in d.told] == ["Python export", "Diagram export", "ONNX export"]
+    assert str(tmp_path / "model.py") in d.told[0][1] and str(tmp_path / "net.png") in d.told[1][1]
+    assert "3.20e-07" in d.told[2][1] and "3.20e-07" in w.statusBar().currentMessage()
     assert QApplication.overrideCursor() is None
 
 

@@ -21,10 +21,70 @@ def add_arguments(parser) -> None:
                         help="window size, also of the screenshot (default 1400x850)")
 
 
+def debian_package(soname: str) -> str:
+    """libxcb-icccm.so.4 → libxcb-icccm4, libxkbcommon-x11.so.0 → libxkbcommon-x11-0."""
+    base, _, version = soname.partition(".so")
+    version = version.lstrip(".").split(".")[0]
+    return base + ("-" if base[-1:].isdigit() else "") + version
+
+
+def missing_libraries() -> list[str]:
+    """The system libraries Qt's X11 platform needs and cannot find (sonames): the
+    libxcb-cursor that Qt 6.5+ opens at run time, and what `ldd` says its xcb plugin lacks."""
+    import ctypes.util
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    missing = [] if ctypes.util.find_library("xcb-cursor") else ["libxcb-cursor.so.0"]
+    try:
+        import PySide6
+    except ImportError:
+        return missing
+    qt = Path(PySide6.__file__).parent / "Qt"
+    ldd = shutil.which("ldd")
+    for lib in (qt / "plugins" / "platforms" / "libqxcb.so", qt / "lib" / "libQt6XcbQpa.so.6"):
+        if ldd is None or not lib.exists():
+            continue
+        try:
+            out = subprocess.run([ldd, str(lib)], capture_output=True, text=True, timeout=10,
+                                 check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        for line in out.splitlines():
+            name, _, where = line.strip().partition(" => ")
+            if where.strip() == "not found" and name not in missing:
+                missing.append(name)
+    return missing
+
+
+def missing_system_library() -> str | None:
+    """Why Qt's X11 platform would abort at start, in one line, or None (Qt itself prints a
+    long message about libxcb-cursor0 and aborts the process, whichever library is missing)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None  # Qt picks Wayland
+    missing = missing_libraries()
+    if not missing:
+        return None
+    packages = " ".join(debian_package(m) for m in missing)
+    return (f"netcanvas: the editor needs the system librar{'ies' if len(missing) > 1 else 'y'} "
+            f"{', '.join(missing)} to open a window on X11 — install them (Debian/Ubuntu: "
+            f"sudo apt install {packages}), or use --screenshot without a display")
+
+
 def run(args) -> int:
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
             and sys.platform.startswith("linux"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    missing = missing_system_library()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.project import ProjectError, load_project
@@ -44,6 +104,7 @@ def run(args) -> int:
         except ProjectError as exc:
             print(f"netcanvas: {exc}", file=sys.stderr)
             return 2
+    own_app = QApplication.instance() is None
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("NetCanvas")
     app.setApplicationName("NetCanvas")
@@ -64,7 +125,17 @@ def run(args) -> int:
     if args.screenshot:
         return screenshot(app, win, args.screenshot)
     win.show()
-    return app.exec()
+    rc = app.exec()
+    if not own_app:
+        return rc
+    # The window closed, and closing asked about unsaved work, stopped training and removed
+    # the autosave. Python's own shutdown (torch, thousands of Qt wrappers) took 2-4 s more
+    # with the window still drawn: take the window down now and end the process.
+    win.hide()
+    app.processEvents()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def screenshot(app, win, path: str) -> int:

@@ -5,7 +5,8 @@ Protocol: `apply()` does the edit the first time (it may raise GraphError, and t
 changed and nothing is pushed); the stack's first `redo()` after the push is skipped.
 Commands that take things away (delete, disconnect, fix) undo by restoring a snapshot of the
 graph (`load_dict`), so that undo gives back exactly the graph before, ids, ports and the
-order of nodes and edges included.
+order of nodes and edges included. The fix, Insert Block Here and dissolve commands are in
+splice_commands.py.
 
 Where: a command edits the graph shown when it was made, the top graph or the body of a
 composite block. It keeps the path of definition names to that graph (`where`) and looks
@@ -20,7 +21,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.graph import GraphError, NetGraph, Problem
+from app.graph import GraphError, NetGraph
 from app.project import check_project
 
 MOVE_ID, PARAM_ID, RENAME_ID, REPEAT_ID = 1001, 1002, 1003, 1004
@@ -343,32 +344,22 @@ class Paste(Command):
                 g.remove_node(n)
 
 
-class ApplyFix(SnapshotCommand):
-    def __init__(self, doc, problem: Problem):
-        super().__init__(doc, f"Fix: {problem.fix.description}")
-        self.problem = problem
-        self.new_id: str | None = None
-        self.edge: tuple[str, str] | None = None
+class RenameProject(Command):
+    """The project's name (file, Python docstring, diagram title, ONNX metadata)."""
+
+    def __init__(self, doc, name: str):
+        super().__init__(doc, f"Name the project {name}", trail=[])
+        self.new, self.old = name, doc.graph.name
+
+    def _set(self, name: str) -> None:
+        self.doc.graph.name = name
+        self.doc.nameChanged.emit(name)
 
     def do(self) -> None:
-        g = self.graph
-        if self.new_id is None:
-            src = next((s for s, p in g.inputs_of(self.problem.node) if p == self.problem.fix.port), None)
-            self.edge = (src, self.problem.node)
-            self.new_id = g.apply_fix(self.problem)
-        else:  # redo: the graph is as it was the first time, so the same id comes back
-            fix = self.problem.fix
-            g.insert_on_edge(self.edge[0], self.edge[1], fix.type_id, fix.params)
+        self._set(self.new)
 
-
-class InsertOnEdge(SnapshotCommand):
-    def __init__(self, doc, src: str, dst: str, type_id: str, params: dict | None = None):
-        super().__init__(doc, f"Insert {type_id}")
-        self.src, self.dst, self.type_id, self.params = src, dst, type_id, params
-        self.node_id: str | None = None
-
-    def do(self) -> None:
-        self.node_id = self.graph.insert_on_edge(self.src, self.dst, self.type_id, self.params)
+    def revert(self) -> None:
+        self._set(self.old)
 
 
 class Layout(Command):

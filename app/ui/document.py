@@ -19,6 +19,7 @@ from app.graph import GraphError, NetGraph, Problem, grouping
 from app.graph.model import definition_from_dict
 
 from . import commands as C
+from . import splice_commands as S
 
 STRUCTURE_EVENTS = {"node_added", "node_removed", "node_changed", "edge_added",
                     "edge_removed", "info_changed", "reset"}
@@ -30,6 +31,7 @@ class Document(QObject):
     changed = Signal()  # after edits that change structure or measurements (coalesced)
     message = Signal(str)  # a line for the status bar (refusals, results)
     modifiedChanged = Signal(bool)
+    nameChanged = Signal(str)  # the project's name
 
     def __init__(self, graph: NetGraph | None = None, parent=None):
         super().__init__(parent)
@@ -285,6 +287,22 @@ class Document(QObject):
             return self._refuse(reason)
         return self.run(C.Delete(self, nodes, edges))
 
+    def dissolve(self, nodes: list[str]) -> str | None:
+        """Delete nodes and reconnect their neighbours where the shapes allow (one step)."""
+        nodes = [n for n in nodes if n in self.current.g]
+        if not nodes:
+            return None
+        reason = self.inside_refusal(nodes=nodes, doing="dissolve")
+        if reason:
+            return self._refuse(reason)
+        cmd = S.Dissolve(self, nodes)
+        err = self.run(cmd)
+        if err is None:
+            said = [f"joined {s} → {t}" for s, t in cmd.joined]
+            said += [f"left {s} → {t} open ({why})" for s, t, why in cmd.refused]
+            self.message.emit(f"Dissolved {', '.join(nodes)}" + (": " + "; ".join(said) if said else ""))
+        return err
+
     def connect(self, src: str, dst: str, port: int | None = None) -> str | None:
         g = self.current
         d = g.definitions.get(g.type_of(dst)) if dst in g.g else None
@@ -318,6 +336,16 @@ class Document(QObject):
             return None
         return self.run(C.SetParams(self, node, {name: value}, merge))
 
+    def rename_project(self, name: str) -> str | None:
+        name = name.strip()
+        if not name:
+            return self._refuse("a project needs a name")
+        if len(name) > 200:
+            return self._refuse("a project name has at most 200 characters")
+        if name == self.graph.name:
+            return None
+        return self.run(C.RenameProject(self, name))
+
     def rename(self, node: str, label: str) -> str | None:
         if self.current.node(node)["label"] == label:
             return None
@@ -350,7 +378,7 @@ class Document(QObject):
             return "this problem has no automatic fix"
         if trail is not None:
             self.show(trail)
-        cmd = C.ApplyFix(self, problem)
+        cmd = S.ApplyFix(self, problem)
         err = self.run(cmd)
         if not err:
             self.message.emit(f"Fixed: {problem.fix.description}")
@@ -361,7 +389,7 @@ class Document(QObject):
         if reason:
             self._refuse(reason)
             return None
-        cmd = C.InsertOnEdge(self, src, dst, type_id)
+        cmd = S.InsertOnEdge(self, src, dst, type_id)
         return None if self.run(cmd) else cmd.node_id
 
     def layout(self, positions: dict[str, tuple[float, float]]) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem,
 )
 
-from .node_item import LOD_TEXT, fonts
+from .node_item import FAR_SPILL, LOD_TEXT, NodeItem, fonts
 from .theme import colors
 
 
@@ -35,6 +35,12 @@ class EdgeItem(QGraphicsItem):
         self._rect = QRectF()
         self._label_rect = QRectF()
         self.muted = False
+        self.hot = False  # a palette block is dragged over it: dropping splices it in
+
+    def set_hot(self, hot: bool) -> None:
+        if hot != self.hot:
+            self.hot = hot
+            self.update()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -43,31 +49,57 @@ class EdgeItem(QGraphicsItem):
     def set_label(self, text: str, muted: bool = False) -> None:
         if text != self.label or muted != self.muted:
             self.label, self.muted = text, muted
-            self._place_label()
+            self._set_geometry(self.path)
             self.update()
 
     def update_path(self) -> None:
         p1 = self.src.pos() + self.src.output_port_pos()
         p2 = self.dst.pos() + self.dst.input_port_pos(self.port)
-        self.prepareGeometryChange()
-        self.path = curve(p1, p2)
-        self._shape = None
-        self._place_label()
+        self._set_geometry(curve(p1, p2))
 
-    def _place_label(self) -> None:
-        if self.label:
-            m = fonts().m_small
-            w, h = m.horizontalAdvance(self.label) + 8, m.height() + 2
-            mid = self.path.pointAtPercent(0.5)
-            slope = self.path.angleAtPercent(0.5)
-            flat = slope < 20 or slope > 340 or 160 < slope < 200
-            # above a flat stretch of the curve (the line and the ports stay visible); on a
-            # steep one, centred on it
-            top = mid.y() - h - 6 if flat else mid.y() - h / 2
-            self._label_rect = QRectF(mid.x() - w / 2, top, w, h)
-        else:
-            self._label_rect = QRectF()
-        self._rect = self.path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+    def relabel(self) -> None:
+        """Place the label again (nodes were added, moved or removed around it)."""
+        if self.label and self._label_for(self.path) != self._label_rect:
+            self._set_geometry(self.path)
+
+    def _set_geometry(self, path: QPainterPath) -> None:
+        # Work out the label's place first: it asks the scene's index, which must not see
+        # this item between prepareGeometryChange() and the new rect (it would index the
+        # old rect and later crash on a deleted item).
+        label = self._label_for(path)
+        self.prepareGeometryChange()
+        self.path, self._shape, self._label_rect = path, None, label
+        self._rect = path.boundingRect().adjusted(-4, -4, 4, 4).united(label)
+
+    def _label_for(self, path: QPainterPath) -> QRectF:
+        """Where the label goes on `path`: midway, or along the curve or above it where a
+        node would hide it."""
+        if not self.label:
+            return QRectF()
+        m = fonts().m_small
+        w, h = m.horizontalAdvance(self.label) + 8, m.height() + 2
+        if self.scene() is None:
+            return _label_at(path, 0.5, w, h)
+        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+            r = _label_at(path, t, w, h)
+            if not self._covering(r):
+                return r
+        r = _label_at(path, 0.5, w, h)
+        for _ in range(4):
+            over = self._covering(r)
+            if not over:
+                break
+            r.moveBottom(min(b.top() for b in over) - 4)
+        return r
+
+    def _covering(self, r: QRectF) -> list[QRectF]:
+        """The boxes of the nodes that would hide a label at r."""
+        boxes = [it.sceneBoundingRect().adjusted(FAR_SPILL, 0, -FAR_SPILL, 0)
+                 for it in self.scene().items(r) if isinstance(it, NodeItem)]
+        return [b for b in boxes if b.intersects(r)]
+
+    def label_rect(self) -> QRectF:
+        return self._label_rect
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -84,7 +116,8 @@ class EdgeItem(QGraphicsItem):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         ends_selected = self.src.isSelected() or self.dst.isSelected()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        color = c.accent if (selected or ends_selected) else c.edge
+        color = c.accent if (selected or ends_selected or self.hot) else c.edge
+        selected = selected or self.hot  # drawn thick
         if self.muted and not selected:
             color = QColor(color)
             color.setAlpha(c.muted_alpha)
@@ -109,6 +142,16 @@ class EdgeItem(QGraphicsItem):
             painter.setFont(fonts().small)
             painter.setPen(c.text if not self.muted else c.subtext)
             painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.label)
+
+
+def _label_at(path: QPainterPath, t: float, w: float, h: float) -> QRectF:
+    """Above a flat stretch of the curve (the line and the ports stay visible); on a steep
+    one, centred on it."""
+    mid = path.pointAtPercent(t)
+    slope = path.angleAtPercent(t)
+    flat = slope < 20 or slope > 340 or 160 < slope < 200
+    top = mid.y() - h - 6 if flat else mid.y() - h / 2
+    return QRectF(mid.x() - w / 2, top, w, h)
 
 
 class RubberLine(QGraphicsPathItem):

@@ -56,7 +56,7 @@ class ExportMixin:
         except ex.ExportError as exc:
             self.warn("Python export failed", str(exc))
             return
-        self.show_status(f"Python module written to {path}")
+        self._exported("Python export", f"Python module written to {path}")
 
     def export_diagram(self, expanded: bool = False) -> None:
         ex = self._exporter()
@@ -71,7 +71,7 @@ class ExportMixin:
         except ex.ExportError as exc:
             self.warn("Diagram export failed", str(exc))
             return
-        self.show_status(f"Diagram written to {path}")
+        self._exported("Diagram export", f"Diagram written to {path}")
 
     def export_onnx(self, path: str | None = None, wait: bool = False) -> None:
         """Exports in a worker thread (a copy of the graph), with a busy cursor; the parity
@@ -119,6 +119,9 @@ class ExportMixin:
         diff = getattr(report, "max_abs_diff", None)
         secs = getattr(report, "seconds", seconds)
         parity = f"max |ONNX − PyTorch| = {diff:.2e}" if isinstance(diff, (int, float)) else "parity not checked"
-        text = f"ONNX written to {path}: {parity} ({secs:.1f} s)"
+        self._exported("ONNX export", f"ONNX written to {path}: {parity} ({secs:.1f} s)")
+
+    def _exported(self, title: str, text: str) -> None:
+        """Every export confirms the same way: the status bar and a message."""
         self.show_status(text)
-        self.info("ONNX export", text)
+        self.info(title, text)

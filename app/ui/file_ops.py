@@ -84,7 +84,15 @@ class FileOpsMixin:
             return False
         if not Path(path).suffix:
             path += ".json"
+        if self.doc.graph.name in ("", "Untitled"):  # a first save names the project too
+            self.doc.rename_project(Path(path).stem)
         return self._write(Path(path))
+
+    def ask_project_name(self) -> None:
+        name = self.ask_text("Project name", "Name of this network (used in exports too):",
+                             self.doc.graph.name)
+        if name is not None:
+            self.doc.rename_project(name)
 
     def _write(self, path: Path) -> bool:
         try:

@@ -21,8 +21,10 @@ def data_dir() -> Path:
     if env:
         d = Path(env)
     else:
-        loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        d = Path(loc) if loc else Path.home() / ".netcanvas"
+        # the generic folder + NetCanvas, as the block library does (AppDataLocation would
+        # add organisation and application: …/NetCanvas/NetCanvas)
+        loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+        d = Path(loc) / "NetCanvas" if loc else Path.home() / ".netcanvas"
     d.mkdir(parents=True, exist_ok=True)
     return d
 

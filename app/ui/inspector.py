@@ -5,18 +5,12 @@ the field with the reason under it, and nothing is applied.
 Composite blocks: an instance shows its block's exposed parameters (the same widgets) and
 buttons to edit inside, ungroup and save it to the library; inside a block, each parameter
 has an "expose" toggle that makes it a parameter of the block. A node with one input has
-a Repeat ×N spin box."""
+a Repeat ×N field. The fields themselves are in fields.py."""
 from __future__ import annotations
-
-import re
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -24,146 +18,17 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.graph import fmt_shape
-from app.graph.composite import MAX_REPEAT, Definition, arity
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, Param
+from app.graph.composite import Definition, arity
 
+from .fields import ParamEditor, RepeatEditor, Unreadable
 from .panels import fix_text
 from .theme import category_color, colors, icon
-
-INT_LIMIT = 2**31 - 1
-
-
-def _ints(text: str) -> list[int] | None:
-    parts = [p for p in re.split(r"[\s,x×\[\]]+", text.strip()) if p]
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        return None
-
-
-def parse_text(kind: str, text: str) -> Any:
-    """A typed value from a field's text; what cannot be read goes on as text, for
-    Param.check to refuse with its reason."""
-    t = text.strip()
-    if kind == PADDING:
-        if t.lower() in ("same", "valid"):
-            return t.lower()
-        return int(t) if re.fullmatch(r"-?\d+", t) else t
-    nums = _ints(t)
-    if nums is None or not nums:
-        return t
-    if kind == KERNEL:
-        return nums[0] if len(nums) == 1 else nums
-    return nums  # SHAPE
-
-
-def show_value(kind: str, value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
-
-
-class ParamEditor(QWidget):
-    """One parameter's field and the line under it that says why a value was refused."""
-    edited = Signal(str, object)  # name, value (not yet checked)
-
-    def __init__(self, param: Param, parent=None):
-        super().__init__(parent)
-        self.param = param
-        k = param.kind
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        self.error = QLabel(self)
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        self.nullable = param.default is None
-        if k == INT:
-            w = QSpinBox(self)
-            lo = int(param.min) if param.min is not None else -INT_LIMIT
-            hi = int(param.max) if param.max is not None else INT_LIMIT
-            if self.nullable:
-                lo -= 1
-                w.setSpecialValueText("auto")
-            w.setRange(lo, hi)
-            w.setKeyboardTracking(False)
-            w.setAccelerated(True)
-            w.valueChanged.connect(lambda v: self._emit(None if self.nullable and v == w.minimum() else v))
-        elif k == FLOAT:
-            w = QDoubleSpinBox(self)
-            w.setDecimals(3)
-            w.setRange(param.min if param.min is not None else -1e9,
-                       param.max if param.max is not None else 1e9)
-            w.setSingleStep(0.05 if (param.max or 10) <= 1 else 0.1)
-            w.setKeyboardTracking(False)
-            w.valueChanged.connect(lambda v: self._emit(round(v, 6)))
-        elif k == BOOL:
-            w = QCheckBox(self)
-            w.toggled.connect(self._emit)
-        elif k == CHOICE:
-            w = QComboBox(self)
-            for c in param.choices:
-                w.addItem(str(c), c)
-            w.activated.connect(lambda i: self._emit(w.itemData(i)))
-        elif k == PADDING:
-            w = QComboBox(self)
-            w.setEditable(True)
-            w.addItems(["same", "valid", "0", "1", "2", "3"])
-            w.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-            w.activated.connect(lambda i: self._emit(parse_text(k, w.itemText(i))))
-            w.lineEdit().editingFinished.connect(lambda: self._emit(parse_text(k, w.currentText())))
-        else:  # KERNEL, SHAPE
-            w = QLineEdit(self)
-            w.setPlaceholderText("3 or 3, 5" if k == KERNEL else "C, H, W")
-            w.editingFinished.connect(lambda: self._emit(parse_text(k, w.text())))
-        self.widget = w
-        w.setToolTip(param.doc)
-        lay.addWidget(w)
-        lay.addWidget(self.error)
-        self._value: Any = object()
-
-    def _emit(self, value) -> None:
-        self.edited.emit(self.param.name, value)
-
-    def set_value(self, value: Any) -> None:
-        """Show the model's value (without sending it back)."""
-        self._value = value
-        w, k = self.widget, self.param.kind
-        w.blockSignals(True)
-        try:
-            if k == INT:
-                w.setValue(w.minimum() if value is None else int(value))
-            elif k == FLOAT:
-                w.setValue(float(value))
-            elif k == BOOL:
-                w.setChecked(bool(value))
-            elif k == CHOICE:
-                w.setCurrentIndex(max(0, w.findData(value)))
-            elif k == PADDING:
-                w.setCurrentText(show_value(k, value))
-            else:
-                w.setText(show_value(k, value))
-        finally:
-            w.blockSignals(False)
-        self.set_error(None)
-
-    def set_error(self, reason: str | None) -> None:
-        self.error.setText(reason or "")
-        self.error.setVisible(bool(reason))
-        target = self.widget.lineEdit() if isinstance(self.widget, QComboBox) and self.widget.isEditable() \
-            else self.widget
-        if isinstance(target, QLineEdit):
-            target.setProperty("invalid", bool(reason))
-            target.style().unpolish(target)
-            target.style().polish(target)
 
 
 def expose_icon() -> QIcon:
@@ -192,41 +57,6 @@ def expose_icon() -> QIcon:
         pm.setDevicePixelRatio(scale)
         ic.addPixmap(pm)
     return ic
-
-
-class RepeatEditor(QWidget):
-    """Repeat ×N (1..64), with the line under it that says why a value was refused."""
-    edited = Signal(int)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        self.widget = QSpinBox(self)
-        self.widget.setRange(1, MAX_REPEAT)
-        self.widget.setPrefix("×")
-        self.widget.setKeyboardTracking(False)
-        self.widget.setToolTip("Run this block N times in a row, as N independent copies: the "
-                               "first may change the shape (e.g. stride 2), the others then "
-                               "see the new shape. One node on the canvas, N in the model.")
-        self.widget.valueChanged.connect(self.edited.emit)
-        self.error = QLabel(self)
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        lay.addWidget(self.widget)
-        lay.addWidget(self.error)
-
-    def set_value(self, value: int) -> None:
-        self.widget.blockSignals(True)
-        self.widget.setValue(int(value))
-        self.widget.blockSignals(False)
-        self.set_error(None)
-
-    def set_error(self, reason: str | None) -> None:
-        self.error.setText(reason or "")
-        self.error.setVisible(bool(reason))
 
 
 class Inspector(QScrollArea):
@@ -473,17 +303,20 @@ class Inspector(QScrollArea):
             self.fix_button.setToolTip(prob.fix.description)
 
     # ---- edits ------------------------------------------------------------------------------
-    def _edited(self, name: str, value: Any) -> None:
+    def _edited(self, name: str, value) -> None:
         if self.node is None:
             return
         ed = self.editors[name]
-        checked, reason = ed.param.check(value)
+        checked, reason = ed.check(value)
         if reason is None:
             reason = self.doc.set_param(self.node, name, checked)
         ed.set_error(reason)
 
-    def _repeat_edited(self, value: int) -> None:
+    def _repeat_edited(self, value) -> None:
         if self.node is None or self.repeat is None:
+            return
+        if isinstance(value, Unreadable):
+            self.repeat.set_error(f"repeat: {value.reason}")
             return
         self.repeat.set_error(self.doc.set_repeat(self.node, value))
 

@@ -1,11 +1,61 @@
 """Auto-layout: layered, left to right. Graphviz dot through app.export.diagram when it is
-there; otherwise a longest-path layering of our own (networkx only)."""
+there; otherwise a longest-path layering of our own (networkx only). And where new nodes go:
+never on top of others (inserts make room, pastes and adds move down until free)."""
 from __future__ import annotations
+
+import networkx as nx
 
 from .node_item import BASE_HEIGHT, WIDTH
 
 X_STEP = WIDTH + 90.0
 Y_GAP = BASE_HEIGHT + 45.0
+CLEARANCE = 20.0  # the least space kept between a new node and the others
+
+
+def clash(a, b) -> bool:
+    """Would nodes at top-left positions a and b overlap (or nearly touch)?"""
+    return abs(a[0] - b[0]) < WIDTH + CLEARANCE and abs(a[1] - b[1]) < BASE_HEIGHT + CLEARANCE
+
+
+def free_spot(taken, x: float, y: float) -> tuple[float, float]:
+    """(x, y), or the first place below it where a node overlaps none of `taken`."""
+    taken = list(taken)
+    while any(clash((x, y), t) for t in taken):
+        y += Y_GAP
+    return (x, y)
+
+
+def free_offset(taken, piece, dx: float, dy: float) -> tuple[float, float]:
+    """An offset at or below (dx, dy) that puts no node of `piece` (positions) on `taken`."""
+    taken = list(taken)
+    while any(clash((x + dx, y + dy), t) for x, y in piece for t in taken):
+        dy += Y_GAP
+    return (dx, dy)
+
+
+def room_for_insert(graph, new: str, src: str, dst: str) -> dict[str, tuple[float, float]]:
+    """Where `new`, just put on the edge src → dst, and the nodes that make room for it go:
+    one column right of src; when dst is nearer than that, dst's column and everything
+    right of it (but src and what feeds it) moves right; then down until nothing overlaps."""
+    g = graph.g
+    pos = {n: tuple(g.nodes[n]["pos"]) for n in g.nodes if n != new}
+    (ax, ay), (bx, by) = pos[src], pos[dst]
+    x = ax + X_STEP
+    moves: dict[str, tuple[float, float]] = {}
+    if bx > ax and bx - x < X_STEP:
+        shift = x + X_STEP - bx
+        keep = nx.ancestors(g, src) | {src}
+        for n, (px, py) in pos.items():
+            if n not in keep and px >= bx - CLEARANCE:
+                moves[n] = (px + shift, py)
+        y = ay
+    elif bx > ax:
+        y = ay + (by - ay) * (x - ax) / (bx - ax)
+    else:  # an edge that runs backwards: the midpoint, moved clear
+        x, y = (ax + bx) / 2, (ay + by) / 2
+    pos.update(moves)
+    moves[new] = free_spot(pos.values(), round(x), round(y))
+    return moves
 
 
 def auto_positions(graph) -> dict[str, tuple[float, float]]:

@@ -3,14 +3,14 @@ open), inspector, summary and problems panels, menus, a toolbar and a status bar
 totals."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QToolBar,
     QVBoxLayout,
@@ -18,28 +18,23 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph import NetGraph, fmt_shape
-from app.graph.composite import arity
 from app.summary import human
-from blocks import CATEGORIES, REGISTRY
 
-from . import clipboard
+from . import files
 from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
-from .edge_item import EdgeItem
+from .edit_ops import EditOpsMixin
 from .export_ops import ExportMixin
 from .diff_panel import install as install_diff_panel
 from .file_ops import FileOpsMixin
 from .insight import MemoryStatus, node_insight_html
 from .inspector import Inspector
-from .layout import X_STEP, Y_GAP, auto_positions
-from .node_item import NodeItem
+from .layout import auto_positions
 from .palette import Palette
 from .panels import ProblemsPanel, SummaryPanel
 from .scene import GraphScene
 from .theme import apply_theme, icon, theme
 from .view import CanvasView
-
-OPEN_ZOOM = 0.8  # a newly opened network is shown at least this big
 
 SHORTCUTS = [
     ("Add a block", "drag it from the palette, or double-click it (connects to the selected node)"),
@@ -49,14 +44,18 @@ SHORTCUTS = [
     ("Duplicate", "Ctrl+D"), ("Select all", "Ctrl+A"), ("Undo / Redo", "Ctrl+Z / Ctrl+Shift+Z"),
     ("Zoom", "mouse wheel (around the cursor), Ctrl++ / Ctrl+−, Ctrl+0 = 100 %"),
     ("Pan", "middle-drag, or hold Space and drag"), ("Fit all", "F"),
-    ("Auto-layout", "Ctrl+L"), ("Search blocks", "Ctrl+F"),
+    ("Auto-layout", "Ctrl+L"), ("Find a node", "Ctrl+F"), ("Search blocks", "Ctrl+Shift+F"),
+    ("Quick add", ("double-click the empty canvas, Tab or Shift+A; or let a wire go on "
+                   "empty canvas (blocks that take its shape first)")),
+    ("Dissolve", "Ctrl+Del: delete and join the neighbours"),
+    ("Splice", "drop a palette block on an edge"), ("Cut wires", "Ctrl + right-drag across them"),
     ("Group into a block / Ungroup", "Ctrl+G / Ctrl+Shift+G"),
     ("Edit a block inside", "double-click it (Ctrl+E); Esc or ⬆ Up goes back"),
     ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
 ]
 
 
-class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
+class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
     def __init__(self, graph: NetGraph | None = None, path=None, example: bool = True,
                  recover: bool = False):
         super().__init__()
@@ -76,7 +75,6 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("app"))
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
-        self._paste = (None, 0)
         self._build_docks()
         self._build_actions()
         self._build_status()
@@ -105,6 +103,10 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
                     QMessageBox.ButtonRole.DestructiveRole)
             made[box.addButton(label, role)] = label
         box.setDefaultButton(next(iter(made)))
+        if not self.isVisible():  # at start-up (recovery): centred on the screen, not its corner
+            box.adjustSize()
+            screen = self.screen() or QApplication.primaryScreen()
+            box.move(screen.availableGeometry().center() - box.rect().center())
         box.exec()
         return made.get(box.clickedButton(), buttons[-1])
 
@@ -151,9 +153,41 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
             self.train_dock = self._dock("Train", "train", self.train_panel, B)
             self.tabifyDockWidget(self.summary_dock, self.train_dock)
             self.summary_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 265], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [170], Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock, self.problems_dock], [480, 200], Qt.Orientation.Vertical)
+        self._docks_sized_for = None
+        if self.train_panel is not None:
+            self.train_dock.visibilityChanged.connect(
+                lambda shown: shown and QTimer.singleShot(0, self.size_docks))
+        self.size_docks()
+
+    def size_docks(self) -> None:
+        """Dock sizes that suit the window: palette and inspector a fixed share of the
+        width, the bottom docks of the height, tall enough for the Train panel's Start
+        button when that tab is in front; Problems under the inspector."""
+        W, H = max(self.width(), 800), max(self.height(), 500)
+        self._docks_sized_for = (self.width(), self.height())
+
+        def clamp(v, lo, hi):
+            return round(max(lo, min(hi, v)))
+        self.resizeDocks([self.palette_dock, self.inspector_dock],
+                         [clamp(W * 0.17, 200, 300), clamp(W * 0.19, 250, 360)],
+                         Qt.Orientation.Horizontal)
+        bottom = clamp(H * 0.22, 150, 300)
+        train = self.train_panel
+        if train is not None and not self.train_dock.visibleRegion().isEmpty():
+            bottom = max(bottom, clamp(H * 0.32, 220, 380))  # settings and Start both show
+        self.resizeDocks([self.summary_dock], [bottom], Qt.Orientation.Vertical)
+        side = H - bottom - 120
+        self.resizeDocks([self.inspector_dock, self.problems_dock],
+                         [clamp(side * 0.7, 200, 2000), clamp(side * 0.3, 100, 600)],
+                         Qt.Orientation.Vertical)
+        if self.view.fitted:  # a view the user has not zoomed or panned fits again
+            QTimer.singleShot(0, lambda: self.view.fitted and self.view.fit_all())
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        last = self._docks_sized_for
+        if last is None or abs(last[0] - self.width()) > 80 or abs(last[1] - self.height()) > 80:
+            QTimer.singleShot(0, self.size_docks)  # shrunk or grown: sensible sizes again
 
     def _act(self, text, slot, shortcut=None, icon_name=None, tip=None, canvas=False) -> QAction:
         """An action; `canvas` ones (single keys: Del, F, M) work only while the canvas has
@@ -181,6 +215,8 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.open_action = self._act("&Open…", self.open_file, K.Open, "open", "Open a project")
         self.save_action = self._act("&Save", self.save, K.Save, "save", "Save the project")
         self.save_as_action = self._act("Save &As…", self.save_as, K.SaveAs)
+        self.name_action = self._act("Project &Name…", self.ask_project_name,
+                                     tip="Name the network (shown in the title bar and exports)")
         self.quit_action = self._act("&Quit", self.close, K.Quit)
         self.undo_action = self.doc.stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts(K.Undo)
@@ -200,6 +236,16 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.delete_action = self._act("&Delete", self.delete_selection,
                                        [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
                                        "delete", "Delete the selected nodes and connections", canvas=True)
+        self.dissolve_action = self._act(
+            "Dissol&ve", self.dissolve_selection, ["Ctrl+Del", "Ctrl+Backspace"],
+            tip="Delete the selected nodes and join their neighbours where the shapes allow "
+                "(Ctrl+Del)", canvas=True)
+        self.quick_add_action = self._act(
+            "&Quick Add…", lambda: self.quick_add(self.view.cursor_scene_pos()), "Shift+A",
+            tip="Search a block and add it at the mouse (Tab, Shift+A, or double-click the "
+                "empty canvas)", canvas=True)
+        self.find_action = self._act("&Find Node…", self.find_node, K.Find,
+                                     tip="Find a node by id, label or type and centre on it")
         self.select_all_action = self._act("Select &All", self.select_all, K.SelectAll)
         self.layout_action = self._act("Auto-&layout", self.auto_layout, "Ctrl+L", "layout",
                                        "Arrange the network in layers, left to right")
@@ -210,12 +256,16 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.zoom_out_action = self._act("Zoom &Out", lambda: self.view.set_zoom(self.view.zoom() / 1.25),
                                          K.ZoomOut, "zoom_out")
         self.zoom_reset_action = self._act("&Actual Size", lambda: self.view.set_zoom(1.0), "Ctrl+0")
-        self.search_action = self._act("Search Blocks", self._focus_search, K.Find)
+        self.search_action = self._act("Search Blocks", self._focus_search, "Ctrl+Shift+F")
         self.minimap_action = self._act("&Minimap", self._toggle_minimap, "M", "minimap", "Show the overview",
                                         canvas=True)
         self.minimap_action.setCheckable(True)
-        self.minimap_action.setChecked(True)
-        self.view.minimap.show()
+        mm = self.view.minimap
+        mm.set_corner(str(files.settings().value("minimap/corner", "bottom-right")))
+        self.minimap_action.setChecked(files.settings().value("minimap/shown", "true") != "false")
+        mm.setVisible(self.minimap_action.isChecked())
+        mm.cornerChanged.connect(lambda c: files.settings().setValue("minimap/corner", c))
+        mm.hideRequested.connect(lambda: (self.minimap_action.setChecked(False), self._toggle_minimap()))
         self._build_composite_actions()
         self.export_python_action = self._act("&Python…", self.export_python)
         self.export_onnx_action = self._act("&ONNX…", self.export_onnx)
@@ -232,7 +282,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         m.addAction(self.open_action)
         self.recent_menu = m.addMenu("Open &Recent")
         m.addSeparator()
-        m.addActions([self.save_action, self.save_as_action])
+        m.addActions([self.save_action, self.save_as_action, self.name_action])
         m.addSeparator()
         em = m.addMenu("&Export")
         em.setIcon(icon("export"))
@@ -245,8 +295,9 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         m.addActions([self.undo_action, self.redo_action])
         m.addSeparator()
         m.addActions([self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
-                      self.delete_action])
+                      self.delete_action, self.dissolve_action])
         m.addSeparator()
+        m.addActions([self.quick_add_action, self.find_action])
         m.addActions([self.select_all_action, self.layout_action, self.search_action])
         self._composite_menu(m)
         m = mb.addMenu("&View")
@@ -298,6 +349,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
     def _connect(self) -> None:
         self.doc.changed.connect(self.update_totals)
         self.doc.modifiedChanged.connect(lambda _m: self.update_title())
+        self.doc.nameChanged.connect(lambda _n: self.update_title())
         self.doc.graphReplaced.connect(self._graph_replaced)
         self.doc.message.connect(self.show_status)
         self.scene.status.connect(lambda text: self.show_status(text, 8000) if text
@@ -307,6 +359,8 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.view.zoomChanged.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f}%"))
         self.view.filesDropped.connect(self.open_dropped)
         self.palette.blockActivated.connect(self.add_block)
+        self.scene.quickAddRequested.connect(self.quick_add)
+        self.view.tabPressed.connect(self.quick_add_action.trigger)
         self.summary.nodeClicked.connect(self.reveal_top)
         self.problems.nodeClicked.connect(self.reveal_top)
         theme.changed.connect(self._restyle)
@@ -316,8 +370,10 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
 
     # ---- state shown -------------------------------------------------------------------------
     def update_title(self) -> None:
-        name = self.doc.path.name if self.doc.path else self.doc.graph.name
-        self.setWindowTitle(f"{name}[*] — NetCanvas")
+        name = self.doc.graph.name
+        if self.doc.path and self.doc.path.stem != name:
+            name = f"{name} ({self.doc.path.name})"
+        self.setWindowTitle(f"{name.replace('[*]', '[ *]')}[*] — NetCanvas")
         self.setWindowModified(self.doc.is_modified())
         if not self.doc.is_modified():
             self.autosave.remove()
@@ -351,9 +407,10 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         if len(nodes) == 1:
             if self.inspector.node != nodes[0]:
                 self.inspector.set_node(nodes[0])
-            self.summary.select_path([inst for _, inst in self.doc.trail] + [nodes[0]])
         else:
             self.inspector.set_node(None, count=len(nodes))
+        here = [inst for _, inst in self.doc.trail]
+        self.summary.select_paths([here + [n] for n in nodes])
         has = bool(nodes)
         for a in (self.cut_action, self.copy_action, self.duplicate_action):
             a.setEnabled(has)
@@ -369,12 +426,12 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.view.viewport().update()
 
     def set_theme(self, mode: str | None) -> None:
-        from PySide6.QtWidgets import QApplication
         apply_theme(QApplication.instance(), mode)
 
     def fit_soon(self) -> None:
-        """Fit the document in view once the window has its size (readable zoom at least)."""
-        QTimer.singleShot(0, lambda: self.view.fit_all(min_zoom=OPEN_ZOOM))
+        """Fit the whole document in view once the window has its size (zoomed out, the
+        nodes keep readable names; an empty one is shown at 100 %)."""
+        QTimer.singleShot(0, self.view.fit_all)
 
     def reveal_top(self, node: str) -> None:
         """A node of the network (problem and summary clicks): leave any open block first."""
@@ -390,80 +447,6 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.scene.select_nodes([node])
         self.view.center_on_node(item)
 
-    # ---- edit commands ---------------------------------------------------------------------------
-    def add_block(self, type_id: str) -> str | None:
-        """Palette double-click: add the block; with one node selected, place it to the right
-        of that node and connect it; the new node becomes the selection (so that a chain
-        grows by double-clicks)."""
-        g = self.doc.current
-        sel = self.scene.selected_nodes()
-        src = sel[0] if len(sel) == 1 else None
-        if type_id not in REGISTRY and type_id not in g.definitions:
-            self.show_status(f"There is no block {type_id} in this project")
-            return None
-        if src is not None and arity(g.kind(type_id)) != "none":
-            x, y = g.node(src)["pos"]
-            pos = self._free_spot(x + X_STEP, y)
-            new = self.doc.add_node(type_id, pos, connect_from=src) or self.doc.add_node(type_id, pos)
-        else:
-            c = self.view.mapToScene(self.view.viewport().rect().center())
-            new = self.doc.add_node(type_id, self._free_spot(round(c.x() - 80), round(c.y() - 40)))
-        if new:
-            self.scene.select_nodes([new])
-            item = self.scene.nodes[new]
-            if not self.view.mapToScene(self.view.viewport().rect()).boundingRect().contains(
-                    item.sceneBoundingRect()):
-                self.view.center_on_node(item)
-        return new
-
-    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        taken = [tuple(d["pos"]) for _, d in self.doc.current.g.nodes(data=True)]
-        while any(abs(tx - x) < 150 and abs(ty - y) < 80 for tx, ty in taken):
-            y += Y_GAP
-        return (x, y)
-
-    def delete_selection(self) -> None:
-        self.doc.delete(self.scene.selected_nodes(), self.scene.selected_edges())
-
-    def select_all(self) -> None:
-        for item in self.scene.nodes.values():
-            item.setSelected(True)
-
-    def copy(self) -> dict | None:
-        data = clipboard.copy(self.doc.current, self.scene.selected_nodes())
-        if data:
-            self.show_status(f"Copied {len(data['nodes'])} node(s)")
-        return data
-
-    def cut(self) -> None:
-        if self.copy():
-            nodes = self.scene.selected_nodes()
-            if self.doc.delete(nodes) is None and self.doc.stack.count():
-                self.doc.stack.command(self.doc.stack.index() - 1).setText(f"Cut {len(nodes)} node(s)")
-
-    def paste(self, data: dict | None = None) -> list[str]:
-        """Paste as one undo step: new ids, shifted positions, the edges among them kept."""
-        data = data or clipboard.clipboard_piece()
-        if not data:
-            self.show_status("Nothing to paste: copy some nodes first")
-            return []
-        key = repr(data)
-        k = self._paste[1] + 1 if self._paste[0] == key else 1
-        self._paste = (key, k)
-        ids = self.doc.paste(data, (30.0 * k, 30.0 * k))
-        if ids:
-            self.scene.select_nodes(ids)
-            self.show_status(f"Pasted {len(ids)} node(s)")
-        return ids
-
-    def duplicate(self) -> list[str]:
-        nodes = self.scene.selected_nodes()
-        if not nodes:
-            return []
-        ids = self.doc.paste(clipboard.piece(self.doc.current, nodes), (30.0, 30.0), "Duplicate")
-        self.scene.select_nodes(ids)
-        return ids
-
     def auto_layout(self) -> None:
         self.doc.layout(auto_positions(self.doc.current))
         self.fit_soon()
@@ -474,7 +457,9 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.palette.search.selectAll()
 
     def _toggle_minimap(self) -> None:
-        self.view.minimap.setVisible(self.minimap_action.isChecked())
+        shown = self.minimap_action.isChecked()
+        self.view.minimap.setVisible(shown)
+        files.settings().setValue("minimap/shown", "true" if shown else "false")
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{a}</b>&nbsp;&nbsp;</td><td>{b}</td></tr>" for a, b in SHORTCUTS)
@@ -483,48 +468,3 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText(f"<table>{rows}</table>")
         box.show()
-
-    # ---- context menus ------------------------------------------------------------------------------
-    def _context_menu(self, ev, item) -> None:
-        menu = QMenu(self)
-        pos = ev.scenePos()
-        if isinstance(item, NodeItem):
-            if item.composite and len(self.scene.selected_nodes()) == 1:
-                menu.addActions([self.enter_action, self.ungroup_action, self.save_block_action])
-                menu.addSeparator()
-            menu.addActions([self.copy_action, self.cut_action, self.duplicate_action,
-                             self.delete_action])
-            menu.addSeparator()
-            menu.addAction(self.group_action)
-        elif isinstance(item, EdgeItem):
-            menu.addAction(icon("delete"), "Delete Connection", lambda: self.doc.delete([], [item.key]))
-            ins = menu.addMenu("Insert Block Here")
-            self._block_menu(ins, lambda t: self.doc.insert_on_edge(*item.key, t))
-        else:
-            add = menu.addMenu("Add Block")
-            self._block_menu(add, lambda t: self.scene.drop_block(t, QPointF(pos)))
-            menu.addAction(self.paste_action)
-            menu.addSeparator()
-            menu.addActions([self.select_all_action, self.layout_action, self.fit_action])
-            if self.doc.trail:
-                menu.addSeparator()
-                menu.addActions([self.up_action, self.save_block_action])
-        menu.exec(ev.screenPos())
-
-    def _block_menu(self, menu: QMenu, fn) -> None:
-        defs = self.doc.graph.definitions
-        owner = self.doc.trail[-1][0] if self.doc.trail else None
-        mine = [d for n, d in defs.items() if not (owner and (n == owner or owner in d.uses()))]
-        if mine:
-            sub = menu.addMenu("This project")
-            for d in mine:
-                a = sub.addAction(d.name, lambda t=d.name: fn(t))
-                a.setToolTip(d.doc)
-        for cat in CATEGORIES:
-            specs = [s for s in REGISTRY.values() if s.category == cat and s.inputs != "none"]
-            if not specs:
-                continue
-            sub = menu.addMenu(cat)
-            for s in specs:
-                a = sub.addAction(s.type_id, lambda t=s.type_id: fn(t))
-                a.setToolTip(s.doc)

@@ -1,4 +1,4 @@
-"""A node on the canvas: a cached drawing of one model node (type, label, key params, output
+"""A node on the canvas: the drawing of one model node (type, label, key params, output
 shape, param count, ports). It never holds the truth: `refresh(graph)` reads the model.
 
 A composite block's instance is drawn in its definition's colour, as a small stack of cards
@@ -27,7 +27,9 @@ HIT_R = 9.0
 BASE_HEIGHT = HEADER + 3 * ROW + 2 * PAD
 STACK = 3.0  # offset of the cards drawn behind a composite block
 LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
-LOD_NAME = 0.2  # below this, as plain coloured boxes
+LOD_NAME = 0.06  # below this, as plain coloured boxes
+FAR_PX, FAR_MIN_PX = 11.0, 8.0  # the type name's size on screen when zoomed out
+FAR_SPILL = 40.0  # how far into the gap beside the box the zoomed-out name may run
 
 _ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
            "batch_norm": "bn", "function": "", "expansion": "exp"}
@@ -91,7 +93,12 @@ class NodeItem(QGraphicsItem):
         super().__init__()
         self.node_id = node_id
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # No item cache: with DeviceCoordinateCache Qt kept drawing the old pixmap after
+        # refresh() called update() (a red outline or an old shape after the model changed,
+        # on the canvas and the minimap alike; only a zoom change, which rebuilds the pixmap,
+        # showed the truth: issue 9). tests/test_ui_canvas_truth.py compares every edit with a
+        # fresh drawing.
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
         self.edges_in: list = []
         self.edges_out: list = []
         self.height = BASE_HEIGHT
@@ -109,6 +116,14 @@ class NodeItem(QGraphicsItem):
         self.composite = False  # an instance of a composite block (double-click opens it)
         self.repeat = 1
         self.badge = ""  # "×3" when the node repeats
+        # while a wire is drawn: "in" / "out" = it can connect here (those ports light up),
+        # False = it cannot (the node dims), None = no wire
+        self.accepts: str | bool | None = None
+
+    def set_accepts(self, accepts: str | bool | None) -> None:
+        if accepts != self.accepts:
+            self.accepts = accepts
+            self.update()
 
     # ---- model → item -------------------------------------------------------------
     def refresh(self, graph) -> bool:
@@ -201,7 +216,7 @@ class NodeItem(QGraphicsItem):
 
     # ---- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        m = PORT_R + 2
+        m = FAR_SPILL  # the zoomed-out name may run into the gaps beside the box
         extra = 2 * STACK + 1 if self.composite else 0
         return QRectF(-m, -2, WIDTH + 2 * m + extra, self.height + 4 + extra)
 
@@ -246,7 +261,7 @@ class NodeItem(QGraphicsItem):
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         rect = QRectF(0, 0, WIDTH, self.height)
-        if self.blocked and not selected:
+        if (self.blocked and not selected) or self.accepts is False:
             painter.setOpacity(0.5)
         if self.composite:  # a small stack of cards: there is more inside
             back = QColor(self.color)
@@ -255,19 +270,13 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(c.node)
             for k in (2, 1):
                 painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
-        if lod < LOD_TEXT:  # zoomed out: a coloured box, no text
+        if lod < LOD_TEXT:  # zoomed out: a coloured box with its type in readable letters
             painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
                            else Qt.PenStyle.NoPen)
             painter.setBrush(self.color)
             painter.drawRect(rect)
-            if lod >= LOD_NAME:  # still big enough to read a large type name
-                f = fonts()
-                painter.setFont(f.big)
-                painter.setPen(QColor("#FFFFFF"))
-                title = self.type_id + (f" {self.badge}" if self.badge else "")
-                painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
-                                 f.m_big.elidedText(title, Qt.TextElideMode.ElideRight,
-                                                    WIDTH - 12))
+            if lod >= LOD_NAME and not (widget is not None and widget.property("overview")):
+                self._paint_far_title(painter, rect, lod)  # (the minimap has no room)
             return
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         f = fonts()
@@ -295,10 +304,9 @@ class NodeItem(QGraphicsItem):
             hx += 16
         painter.setPen(QColor("#FFFFFF"))
         painter.setFont(f.title)
-        count_w = f.m_small.horizontalAdvance(self.count_text) + 8 if self.count_text else 0
         m_title = QFontMetricsF(f.title)
         badge_w = m_title.horizontalAdvance(self.badge) + 10 if self.badge else 0
-        room = WIDTH - hx - 6 - count_w - badge_w
+        room = WIDTH - hx - 6 - badge_w
         title = m_title.elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
         painter.drawText(QRectF(hx, 0, room, HEADER),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
@@ -310,11 +318,6 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(pill, 6.5, 6.5)
             painter.setPen(self.color.darker(130))
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, self.badge)
-        if self.count_text:
-            painter.setFont(f.small)
-            painter.setPen(QColor(255, 255, 255, 215))
-            painter.drawText(QRectF(0, 0, WIDTH - 7, HEADER),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.count_text)
         # rows
         inner = WIDTH - 2 * tx
         y = HEADER + PAD
@@ -338,15 +341,64 @@ class NodeItem(QGraphicsItem):
         else:
             painter.setPen(c.text)
             status = "→ " + self.shape_text
-        painter.drawText(QRectF(tx, y, inner, ROW), Qt.AlignmentFlag.AlignVCenter,
-                         f.m_body.elidedText(status, Qt.TextElideMode.ElideRight, inner))
+        room = inner
+        if self.count_text and not self.problem:  # params, right-aligned beside the shape
+            count_w = f.m_small.horizontalAdvance(self.count_text) + 6
+            room -= count_w
+            pen = painter.pen()
+            painter.setFont(f.small)
+            painter.setPen(c.subtext)
+            painter.drawText(QRectF(tx + room, y, count_w, ROW),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.count_text)
+            painter.setFont(f.body)
+            painter.setPen(pen)
+        painter.drawText(QRectF(tx, y, room, ROW), Qt.AlignmentFlag.AlignVCenter,
+                         f.m_body.elidedText(status, Qt.TextElideMode.ElideRight, room))
         # ports
         painter.setPen(QPen(c.node_border.darker(115) if not c.dark else c.node_border.lighter(140), 1.2))
         for i in range(self.n_ports if self.has_input else 0):
-            painter.setBrush(c.edge if i in self.taken else c.node)
-            painter.drawEllipse(self.input_port_pos(i), PORT_R, PORT_R)
-        painter.setBrush(self.color)
-        painter.drawEllipse(self.output_port_pos(), PORT_R, PORT_R)
+            free_ok = self.accepts == "in" and i not in self.taken  # a wire can go here
+            painter.setBrush(c.ok if free_ok else c.edge if i in self.taken else c.node)
+            r = PORT_R + 1.5 if free_ok else PORT_R
+            painter.drawEllipse(self.input_port_pos(i), r, r)
+        if self.many or self.n_ports > 1:  # Add, Concat, blocks: inputs are numbered
+            pen = painter.pen()
+            painter.setFont(f.small)
+            painter.setPen(c.subtext)
+            for i in range(self.n_ports):
+                p = self.input_port_pos(i)
+                painter.drawText(QRectF(p.x() - 18, p.y() - 13, 12, 10),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(i + 1))
+            painter.setPen(pen)
+        painter.setBrush(c.ok if self.accepts == "out" else self.color)
+        r = PORT_R + 1.5 if self.accepts == "out" else PORT_R
+        painter.drawEllipse(self.output_port_pos(), r, r)
+
+    def _paint_far_title(self, painter, rect: QRectF, lod: float) -> None:
+        """The type (and ×N) at FAR_PX screen pixels whatever the zoom, centred on the box
+        and free to run into the gap on either side (FAR_SPILL), on a pill of the node's
+        colour so that it reads over the edges."""
+        title = self.type_id + (f" {self.badge}" if self.badge else "")
+        room = WIDTH + 2 * FAR_SPILL - 8 / lod
+        font = QFont(fonts().big)
+        font.setPixelSize(max(1, round(FAR_PX / lod)))
+        m = QFontMetricsF(font)
+        if m.horizontalAdvance(title) > room:  # a long name: smaller, down to FAR_MIN_PX
+            px = max(FAR_MIN_PX, FAR_PX * room / m.horizontalAdvance(title))
+            font.setPixelSize(max(1, round(px / lod)))
+            m = QFontMetricsF(font)
+        badge = f" {self.badge}" if self.badge else ""  # the ×N always shows
+        text = m.elidedText(self.type_id, Qt.TextElideMode.ElideRight,
+                            room - m.horizontalAdvance(badge)) + badge
+        w = m.horizontalAdvance(text) + 8 / lod
+        box = QRectF(rect.center().x() - w / 2, rect.center().y() - m.height() / 2, w, m.height())
+        if w > rect.width():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.color)
+            painter.drawRoundedRect(box, 3 / lod, 3 / lod)
+        painter.setFont(font)
+        painter.setPen(QColor("#FFFFFF"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def _html(text: str) -> str:

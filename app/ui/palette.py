@@ -23,7 +23,8 @@ from app import library
 from blocks import CATEGORIES, REGISTRY
 
 from .node_item import fmt_value
-from .scene import BLOCK_MIME, LIBRARY_MIME
+from .scene_drops import BLOCK_MIME, LIBRARY_MIME
+from .search import score
 from .theme import category_color, icon, swatch, theme
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -128,7 +129,7 @@ class Palette(QWidget):
         super().__init__(parent)
         self.search = QLineEdit(self)
         self.search.setObjectName("search")
-        self.search.setPlaceholderText("Search blocks…  (Ctrl+F)")
+        self.search.setPlaceholderText("Search blocks…  (Ctrl+Shift+F)")
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.tree = _Tree(self)
@@ -260,24 +261,24 @@ class Palette(QWidget):
         self.search.actions()[0].setIcon(icon("search")) if self.search.actions() else None
 
     def filter(self, text: str) -> None:
-        words = text.lower().split()
+        """Show the blocks that match (forgiving: initials, prefixes, typos; search.py)."""
         for top in self.categories.values():
             shown = 0
             for i in range(top.childCount()):
                 it = top.child(i)
-                hay = (it.data(0, HAY_ROLE) or "").lower()
-                ok = all(w in hay for w in words) and it.data(0, TYPE_ROLE) not in self.excluded
+                ok = (score(text, it.text(0), it.data(0, HAY_ROLE) or "") > 0
+                      and it.data(0, TYPE_ROLE) not in self.excluded)
                 it.setHidden(not ok)
                 shown += ok
             top.setHidden(shown == 0)
-            if words:
+            if text.strip():
                 top.setExpanded(True)
 
     def visible_blocks(self) -> list[str]:
-        """Shown blocks, best match first (name starts with the search, then contains it)."""
-        q = self.search.text().strip().lower()
+        """Shown blocks, best match first."""
+        q = self.search.text()
         shown = [t for t, it in self.blocks.items() if not it.isHidden() and not it.parent().isHidden()]
-        return sorted(shown, key=lambda t: (not t.lower().startswith(q), q not in t.lower()))
+        return sorted(shown, key=lambda t: -score(q, t, self.blocks[t].data(0, HAY_ROLE) or ""))
 
     def _activate_first(self) -> None:
         sel = [i for i in self.tree.selectedItems()

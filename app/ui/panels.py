@@ -59,7 +59,9 @@ class SummaryPanel(QWidget):
         self.table.setHeaderLabels(list(COLUMNS))
         self.model = self.table.model()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # the rows of the nodes selected on the canvas (several, or none), see select_paths
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.selected: list[tuple[str, ...]] = []
         self.table.setAlternatingRowColors(True)
         self.table.setUniformRowHeights(True)
         self.table.setIndentation(14)
@@ -85,13 +87,12 @@ class SummaryPanel(QWidget):
         lay.addLayout(row)
         self.table.clicked.connect(self._clicked)
         doc.changed.connect(self.refresh)
+        doc.graphReplaced.connect(lambda _g: self.select_paths([]))
         self.refresh()
 
     def refresh(self) -> None:
         g = self.doc.graph
         open_ = self.expanded_paths()
-        current = self.table.currentItem()
-        current = tuple(current.data(0, PATH_ROLE)) if current is not None else None
         self.rows = summary_rows(g)
         self.table.setUpdatesEnabled(False)
         self.table.clear()
@@ -125,10 +126,9 @@ class SummaryPanel(QWidget):
                 if r.get("children"):
                     add(it, r["children"], ids)
                     it.setExpanded(tuple(ids) in open_)
-                if current is not None and tuple(ids) == current:
-                    self.table.setCurrentItem(it)
 
         add(self.table, self.rows, [])
+        self.select_paths(self.selected)
         self.table.setUpdatesEnabled(True)
         t = g.totals()
         out = fmt_shape(tuple(t["output_shape"])) if t["output_shape"] else "?"
@@ -162,14 +162,28 @@ class SummaryPanel(QWidget):
     def row_of(self, node: str) -> int:
         return next((i for i, r in enumerate(self.rows) if r["id"] == node), -1)
 
-    def select_path(self, path) -> None:
-        it = self.item_at(path)
-        if it is not None:
+    def select_paths(self, paths) -> None:
+        """Select the rows of these nodes (ids from the top) and only those."""
+        self.selected = [tuple(p) for p in paths]
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        first = None
+        for path in self.selected:
+            it = self.item_at(path)
+            if it is None:
+                continue
             p = it.parent()
             while p is not None:
                 p.setExpanded(True)
                 p = p.parent()
-            self.table.setCurrentItem(it)
+            it.setSelected(True)
+            first = first or it
+        if first is not None:
+            self.table.scrollToItem(first)
+        self.table.blockSignals(False)
+
+    def selected_paths(self) -> list[tuple[str, ...]]:
+        return [tuple(it.data(0, PATH_ROLE)) for it in self.table.selectedItems()]
 
     def _clicked(self, index) -> None:
         it = self.table.itemFromIndex(index)

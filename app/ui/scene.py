@@ -13,17 +13,19 @@ from PySide6.QtWidgets import QGraphicsScene
 from app.graph import fmt_shape
 
 from .edge_item import EdgeItem, RubberLine
-from .node_item import WIDTH, NodeItem
+from .node_item import NodeItem
+from .scene_drops import SceneDropsMixin
 from .theme import theme
 
-BLOCK_MIME = "application/x-netcanvas-block"
-LIBRARY_MIME = "application/x-netcanvas-library-block"  # the path of a library block file
 SCENE_MARGIN = 1200.0
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(SceneDropsMixin, QGraphicsScene):
     status = Signal(str)  # a line for the status bar (refusals while connecting)
     enterRequested = Signal(str)  # a composite block was double-clicked
+    # quick add at a scene point: None (double-click on empty canvas), or the wire dropped
+    # there: {"src": node} from an output port, {"dst": (node, port)} from an input port
+    quickAddRequested = Signal(QPointF, object)
 
     def __init__(self, doc, parent=None):
         super().__init__(parent)
@@ -34,10 +36,15 @@ class GraphScene(QGraphicsScene):
         self._gp_nodes: set[str] = set()
         self._drag: dict | None = None
         self._wire: dict | None = None
+        self._hovered_port = False
+        self._cut = None  # the knife line while Ctrl+right-dragging
         self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.timeout.connect(self.update_scene_rect)
+        self._relabel_timer = QTimer(self)
+        self._relabel_timer.setSingleShot(True)
+        self._relabel_timer.timeout.connect(self.relabel)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -77,9 +84,9 @@ class GraphScene(QGraphicsScene):
         e = EdgeItem(self.nodes[s], self.nodes[t], port)
         self.nodes[s].edges_out.append(e)
         self.nodes[t].edges_in.append(e)
-        e.update_path()
         self._label(e)
         self.addItem(e)
+        e.update_path()  # in the scene: its label can keep clear of the nodes
         self.edges[(s, t)] = e
         return e
 
@@ -118,6 +125,7 @@ class GraphScene(QGraphicsScene):
                     e.update_path()
                 for e in item.edges_out:
                     e.update_path()
+                self._relabel_soon()
             return
         if kind == "node_added":
             if payload in g.g and payload not in self.nodes:
@@ -151,6 +159,15 @@ class GraphScene(QGraphicsScene):
                 self._refresh(n)
         self._gp_nodes = gp
         self._rect_timer.start(0)
+        self._relabel_soon()
+
+    def _relabel_soon(self) -> None:
+        self._relabel_timer.start(0)
+
+    def relabel(self) -> None:
+        """Labels keep clear of the nodes as they are now (after each burst of edits)."""
+        for e in self.edges.values():
+            e.relabel()
 
     def sync(self) -> None:
         """Make the items match the model again after a wholesale change (undo snapshots)."""
@@ -222,46 +239,10 @@ class GraphScene(QGraphicsScene):
                 return it
         return None
 
-    # ---- palette drops ---------------------------------------------------------------
-    def drop_block(self, type_id: str, scene_pos: QPointF) -> str | None:
-        """What a drop from the palette does: add that block centred on the drop point."""
-        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
-        new = self.doc.add_node(type_id, pos)
-        if new:
-            self.select_nodes([new])
-        return new
-
-    def drop_library_block(self, path: str, scene_pos: QPointF) -> str | None:
-        """A library block dropped: copy it into the project and add it (one undo step)."""
-        pos = (round(scene_pos.x() - WIDTH / 2), round(scene_pos.y() - 20))
-        new = self.doc.add_library_block(path, pos)
-        if new:
-            self.select_nodes([new])
-        else:
-            self.status.emit(f"Cannot add this block: {self.doc.last_error}")
-        return new
-
-    def dragEnterEvent(self, ev):
-        if ev.mimeData().hasFormat(BLOCK_MIME) or ev.mimeData().hasFormat(LIBRARY_MIME):
-            ev.acceptProposedAction()
-        else:
-            ev.ignore()
-
-    dragMoveEvent = dragEnterEvent
-
-    def dropEvent(self, ev):
-        mime = ev.mimeData()
-        if mime.hasFormat(LIBRARY_MIME):
-            self.drop_library_block(bytes(mime.data(LIBRARY_MIME)).decode("utf-8"), ev.scenePos())
-        elif mime.hasFormat(BLOCK_MIME):
-            self.drop_block(bytes(mime.data(BLOCK_MIME)).decode("utf-8"), ev.scenePos())
-        else:
-            ev.ignore()
-            return
-        ev.acceptProposedAction()
-
     # ---- mouse: connect and move -------------------------------------------------------
     def mousePressEvent(self, ev):
+        if self.cut_press(ev):
+            return
         if ev.button() == Qt.MouseButton.LeftButton:
             item = self.node_at(ev.scenePos())
             if item is not None:
@@ -278,10 +259,14 @@ class GraphScene(QGraphicsScene):
         super().mousePressEvent(ev)
 
     def mouseMoveEvent(self, ev):
+        if self.cut_move(ev):
+            return
         if self._wire is not None:
             self._update_wire(ev.scenePos())
             ev.accept()
             return
+        if not ev.buttons():
+            self._hover(ev)
         if self._drag is not None and ev.buttons() & Qt.MouseButton.LeftButton:
             d = ev.scenePos() - self._drag["start"]
             if not self._drag["moved"] and abs(d.x()) + abs(d.y()) < 3:
@@ -294,6 +279,8 @@ class GraphScene(QGraphicsScene):
         super().mouseMoveEvent(ev)
 
     def mouseReleaseEvent(self, ev):
+        if self.cut_release(ev):
+            return
         if self._wire is not None and ev.button() == Qt.MouseButton.LeftButton:
             self._finish_wire(ev.scenePos())
             ev.accept()
@@ -313,9 +300,17 @@ class GraphScene(QGraphicsScene):
                 self.enterRequested.emit(item.node_id)
                 ev.accept()
                 return
+            if item is None and self.edge_at(ev.scenePos()) is None:
+                self._drag = None
+                self.quickAddRequested.emit(ev.scenePos(), None)
+                ev.accept()
+                return
         super().mouseDoubleClickEvent(ev)
 
     def contextMenuEvent(self, ev):
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            ev.accept()  # Ctrl+right-drag cuts wires: no menu
+            return None
         if self.context_menu is None:
             return super().contextMenuEvent(ev)
         item = next((i for i in self.items(ev.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)
@@ -343,6 +338,7 @@ class GraphScene(QGraphicsScene):
         self.addItem(line)
         self._wire = {"src": src, "reverse": reverse, "port": i, "old": old, "line": line,
                       "target": None, "reason": None}
+        self.light_ports(self._wire)
         self._update_wire(pos)
         return True
 
@@ -385,11 +381,13 @@ class GraphScene(QGraphicsScene):
         elif old is not None:
             self.status.emit(f"Release to disconnect {old.key[0]} → {old.key[1]}")
         else:
-            self.status.emit("Drag onto an input port or a node to connect")
+            self.status.emit("Drag onto an input port or a node to connect, or let go on "
+                             "empty canvas to add a block")
 
     def _finish_wire(self, pos: QPointF) -> None:
         self._update_wire(pos)
         w, self._wire = self._wire, None
+        self.light_ports(None)
         self.removeItem(w["line"])
         old = w["old"]
         if old is not None:
@@ -401,8 +399,11 @@ class GraphScene(QGraphicsScene):
             if old is not None:
                 self.doc.disconnect(*old.key)
                 self.status.emit(f"Disconnected {old.key[0]} → {old.key[1]}")
-            else:
+            else:  # a new wire let go on empty canvas: pick what it goes to
                 self.status.emit("")
+                self.quickAddRequested.emit(
+                    pos, {"dst": (w["src"].node_id, w["port"])} if w["reverse"]
+                    else {"src": w["src"].node_id})
             return
         if old is not None:
             if target[:2] != old.key or (target[2] is not None and target[2] != old.port):
@@ -414,6 +415,7 @@ class GraphScene(QGraphicsScene):
     def cancel_wire(self) -> None:
         if self._wire is not None:
             w, self._wire = self._wire, None
+            self.light_ports(None)
             self.removeItem(w["line"])
             if w["old"] is not None:
                 w["old"].setOpacity(1.0)

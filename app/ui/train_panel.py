@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -50,6 +51,8 @@ from PySide6.QtWidgets import (
 
 from app.graph import NetGraph
 from app.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+from .fields import guard_wheel
 
 TRAIN_COLOR = QColor("#2F7FD8")
 VAL_COLOR = QColor("#E07B17")
@@ -508,17 +511,24 @@ class TrainPanel(QWidget):
         row.addWidget(self.start_button, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.save_button)
-        lay.addLayout(row)
+        # Start, the progress and the status stay below the scrolled settings: visible
+        # however low the dock is (issue 9)
+        bar = QWidget(self)
+        bar_lay = QVBoxLayout(bar)
+        bar_lay.setContentsMargins(6, 4, 6, 4)
+        bar_lay.setSpacing(4)
+        bar_lay.addLayout(row)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        lay.addWidget(self.progress)
+        bar_lay.addWidget(self.progress)
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
-        lay.addWidget(self.status_label)
+        bar_lay.addWidget(self.status_label)
+        outer.addWidget(bar)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -534,6 +544,8 @@ class TrainPanel(QWidget):
         self.confusion = ConfusionMatrixWidget()
         lay.addWidget(self.confusion)
         lay.addStretch(1)
+        for w in body.findChildren(QAbstractSpinBox) + body.findChildren(QComboBox):
+            guard_wheel(w)  # scrolling the settings never changes one of them
         self._source_changed()
 
     # ---- public API -----------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsView
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QCursor, QPainter, QPen
+from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu
 
 from .theme import colors
 
@@ -17,6 +17,7 @@ class CanvasView(QGraphicsView):
     zoomChanged = Signal(float)
     filesDropped = Signal(list)  # paths of .json files dropped onto the canvas
     upRequested = Signal()  # Esc inside a composite block: back to the level above
+    tabPressed = Signal()  # Tab on the canvas: quick add (not a focus move)
 
     def __init__(self, scene, parent=None):
         super().__init__(scene, parent)
@@ -36,6 +37,19 @@ class CanvasView(QGraphicsView):
         self.frame_color: QColor | None = None  # a block is open: its colour frames the canvas
         self.minimap = Minimap(self)
         self.minimap.hide()
+        self._empty = None
+        scene.changed.connect(self._empty_changed)
+        # True while the view shows what fit_all chose (no zoom or pan since): when the window
+        # changes size, it fits again (MainWindow.size_docks)
+        self.fitted = False
+
+    def _empty_changed(self, _rects=None) -> None:
+        """The empty-canvas hint is drawn over the whole view: repaint it all when it comes
+        or goes (a node's own update would leave pieces of it)."""
+        empty = not self.scene().nodes
+        if empty != self._empty:
+            self._empty = empty
+            self.viewport().update()
 
     # ---- zoom ------------------------------------------------------------------------
     def zoom(self) -> float:
@@ -43,6 +57,7 @@ class CanvasView(QGraphicsView):
 
     def set_zoom(self, z: float, anchor_view_pos=None) -> None:
         z = max(MIN_ZOOM, min(MAX_ZOOM, z))
+        self.fitted = False
         factor = z / self.zoom()
         if abs(factor - 1) < 1e-9:
             return
@@ -63,6 +78,7 @@ class CanvasView(QGraphicsView):
 
     def wheelEvent(self, ev):
         if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.fitted = False
             return super().wheelEvent(ev)  # shift+wheel scrolls
         steps = ev.angleDelta().y() / 120.0
         if steps:
@@ -73,7 +89,10 @@ class CanvasView(QGraphicsView):
         """Show every node (at most 100 %). With min_zoom (opening a file), never zoom out
         below it: a big network then shows its start, readable, and the minimap the rest."""
         rect = self.scene().items_rect()
-        if rect.isNull():
+        if rect.isNull():  # nothing yet: 100 %, the origin in the middle
+            self.set_zoom(1.0)
+            self.centerOn(0, 0)
+            self.fitted = True
             return
         rect = rect.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
@@ -89,8 +108,17 @@ class CanvasView(QGraphicsView):
             self.centerOn(QPointF(rect.left() + half_w, cy))
         self.zoomChanged.emit(self.zoom())
         self.minimap.viewport().update()
+        self.fitted = min_zoom is None
+
+    def cursor_scene_pos(self) -> QPointF:
+        """Where the mouse is on the canvas; the middle of the canvas when it is elsewhere."""
+        p = self.viewport().mapFromGlobal(QCursor.pos())
+        if not self.viewport().rect().contains(p):
+            p = self.viewport().rect().center()
+        return self.mapToScene(p)
 
     def center_on_node(self, item) -> None:
+        self.fitted = False
         self.centerOn(item.sceneBoundingRect().center())
         self.minimap.viewport().update()
 
@@ -106,6 +134,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, ev):
         if self._pan is not None:
+            self.fitted = False
             d = ev.position() - self._pan
             self._pan = ev.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(d.x()))
@@ -122,6 +151,14 @@ class CanvasView(QGraphicsView):
             ev.accept()
             return
         super().mouseReleaseEvent(ev)
+
+    def event(self, ev):
+        # Tab reaches no key handler (QWidget moves the focus with it first): catch it here
+        if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Tab and \
+                not ev.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.tabPressed.emit()
+            return True
+        return super().event(ev)
 
     def keyPressEvent(self, ev):
         if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
@@ -204,7 +241,17 @@ class CanvasView(QGraphicsView):
         self.frame_color = color
         self.viewport().update()
 
+    EMPTY_HINT = ("Drag a block here from the palette, or double-click (Tab) to search one.\n"
+                  "Or start from File ▸ New from Template.")
+
     def drawForeground(self, painter, rect: QRectF):
+        if not self.scene().nodes:  # an empty canvas says how to start
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(colors().subtext)
+            painter.drawText(QRectF(self.viewport().rect()), Qt.AlignmentFlag.AlignCenter,
+                             self.EMPTY_HINT)
+            painter.restore()
         if self.frame_color is None:
             return
         painter.save()
@@ -223,27 +270,59 @@ class CanvasView(QGraphicsView):
 
 class Minimap(QGraphicsView):
     """An overview of the whole scene; the main view's area is outlined; click or drag to
-    move there."""
+    move there. It sits in a corner of the canvas (its context menu moves or hides it) and
+    takes at most a quarter of the canvas' width and height."""
+    CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+    MAX_W, MAX_H = 200, 110
+    cornerChanged = Signal(str)
+    hideRequested = Signal()
 
     def __init__(self, main: CanvasView):
         super().__init__(main.scene(), main)
         self.main = main
+        self.corner = "bottom-right"
         self.setInteractive(False)
+        self.viewport().setProperty("overview", True)  # node items draw no names here
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedSize(200, 110)
+        self.setFixedSize(self.MAX_W, self.MAX_H)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setRenderHints(QPainter.RenderHint.Antialiasing)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Overview: click or drag to move there; right-click to move or hide it")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
         main.scene().changed.connect(lambda _r: self._timer.start())
 
+    def set_corner(self, corner: str) -> None:
+        if corner in self.CORNERS:
+            self.corner = corner
+            self.place()
+            self.cornerChanged.emit(corner)
+
     def place(self) -> None:
         vp = self.main.viewport().geometry()
-        self.move(vp.right() - self.width() - 10, vp.bottom() - self.height() - 10)
+        w = max(60, min(self.MAX_W, vp.width() // 4))
+        h = max(34, min(self.MAX_H, vp.height() // 4))
+        if (w, h) != (self.width(), self.height()):
+            self.setFixedSize(w, h)
+            self.refit()
+        x = vp.left() + 10 if self.corner.endswith("left") else vp.right() - w - 10
+        y = vp.top() + 10 if self.corner.startswith("top") else vp.bottom() - h - 10
+        self.move(x, y)
+
+    def contextMenuEvent(self, ev):
+        menu = QMenu(self)
+        for corner in self.CORNERS:
+            a = menu.addAction(f"Move to the {corner.replace('-', ' ')} corner",
+                               lambda c=corner: self.set_corner(c))
+            a.setCheckable(True)
+            a.setChecked(corner == self.corner)
+        menu.addSeparator()
+        menu.addAction("Hide the minimap (M)", self.hideRequested.emit)
+        menu.exec(ev.globalPos())
 
     def refit(self) -> None:
         if not self.isVisible():
@@ -272,6 +351,7 @@ class Minimap(QGraphicsView):
         painter.drawRect(area)
 
     def _go(self, ev):
+        self.main.fitted = False
         self.main.centerOn(self.mapToScene(ev.position().toPoint()))
         self.viewport().update()
 
