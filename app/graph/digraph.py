@@ -156,6 +156,27 @@ def has_path(g: DiGraph, source, target) -> bool:
     return False
 
 
+def descendants(g: DiGraph, source) -> set:
+    """Every node reachable from source (source itself excluded), like networkx's."""
+    return _reach(g._succ, source)
+
+
+def ancestors(g: DiGraph, source) -> set:
+    """Every node from which source is reachable (source itself excluded)."""
+    return _reach(g._pred, source)
+
+
+def _reach(neighbours, source) -> set:
+    seen, stack = set(), [source]
+    while stack:
+        for m in neighbours[stack.pop()]:
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    seen.discard(source)
+    return seen
+
+
 def _expand(front, neighbours, seen: set, other: set):
     """One level of a breadth-first search: the next front, or None if it meets `other`."""
     nxt = []

@@ -1,9 +1,9 @@
 """Auto-layout: layered, left to right. Graphviz dot through app.export.diagram when it is
-there; otherwise a longest-path layering of our own (networkx only). And where new nodes go:
+there; otherwise a longest-path layering of our own. And where new nodes go:
 never on top of others (inserts make room, pastes and adds move down until free)."""
 from __future__ import annotations
 
-import networkx as nx
+from app.graph.digraph import ancestors
 
 from .node_item import BASE_HEIGHT, WIDTH
 
@@ -44,7 +44,7 @@ def room_for_insert(graph, new: str, src: str, dst: str) -> dict[str, tuple[floa
     moves: dict[str, tuple[float, float]] = {}
     if bx > ax and bx - x < X_STEP:
         shift = x + X_STEP - bx
-        keep = nx.ancestors(g, src) | {src}
+        keep = ancestors(g, src) | {src}
         for n, (px, py) in pos.items():
             if n not in keep and px >= bx - CLEARANCE:
                 moves[n] = (px + shift, py)

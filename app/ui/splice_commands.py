@@ -4,9 +4,8 @@
 the graph exactly, positions included."""
 from __future__ import annotations
 
-import networkx as nx
-
 from app.graph import NetGraph, Problem
+from app.graph.digraph import descendants
 
 from .commands import SnapshotCommand
 from .layout import room_for_insert
@@ -92,7 +91,7 @@ class Dissolve(SnapshotCommand):
         for s, t, _p in plan:
             if not g.g.has_edge(s, t):
                 continue
-            hit = next((new[n] for n in [t, *nx.descendants(g.g, t)] if n in new), None)
+            hit = next((new[n] for n in [t, *descendants(g.g, t)] if n in new), None)
             if hit:
                 self.refused.append((s, t, hit))
             else:
