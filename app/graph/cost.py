@@ -115,6 +115,17 @@ def cost_problems(graph: "NetGraph") -> list[str]:
     return out
 
 
+def build_problems(graph: "NetGraph") -> list[tuple[str, str]]:
+    """(node, message) for what stops a graph without node errors from being built: limits
+    past which it is refused, and a network that is nothing but its Input."""
+    where = (graph.input_nodes() or graph.nodes() or ["network"])[0]
+    out = [(where, p) for p in cost_problems(graph)]
+    if graph.g.number_of_nodes() and not graph.output_nodes() and not graph.problems():
+        out.append((where, "the network is only an Input — add layers after it to have "
+                           "something to train or export"))
+    return out
+
+
 def check_costs(graph: "NetGraph") -> Costs:
     """The network's costs, or CostError when it is past a limit (before anything is built)."""
     problems = cost_problems(graph)

@@ -22,7 +22,7 @@ from app.graph.composite import arity
 from app.summary import human
 from blocks import CATEGORIES, REGISTRY
 
-from . import clipboard
+from . import clipboard, safety
 from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
 from .edge_item import EdgeItem
@@ -60,6 +60,7 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         super().__init__()
         self.setObjectName("NetCanvasMain")
         self.doc = Document(parent=self)
+        safety.install(self)  # a bug in an edit: a dialog, and the project as it was
         self.scene = GraphScene(self.doc, self)
         self.view = CanvasView(self.scene, self)
         self.breadcrumb = BreadcrumbBar(self)
