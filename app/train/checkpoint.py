@@ -40,11 +40,23 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(exc)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a NetCanvas training checkpoint")
     if data.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {data.get('version')!r}; this "
                               f"NetCanvas reads version {VERSION}")
     return data
+
+
+def _reason(exc: BaseException) -> str:
+    """Why torch.load refused, without torch's advice to load with weights_only=False:
+    that would run whatever code the file carries, which NetCanvas never does."""
+    text = str(exc)
+    if "weights_only" in text or "Unsupported global" in text or "pickle" in text.lower():
+        return ("it holds Python objects besides tensors and plain data; NetCanvas only "
+                "loads checkpoints it can read without running code from the file, so it "
+                "will not open this one")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:200]
+

@@ -38,13 +38,9 @@ from app.graph import NetGraph, fmt_shape
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchPrep, DataError, Dataset, Split, load_dataset
-from .memory import MemoryEstimate, estimate_memory
+from .memory import MemoryEstimate, estimate_memory, is_out_of_memory
 
 Callback = Callable[[str, dict[str, Any]], None]
-
-OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
-    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError})
-
 
 class TrainError(RuntimeError):
     """The run cannot start (or go on); the message says what to change."""
@@ -204,9 +200,10 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     ckpt = None
     if resume is not None:
         ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume)
+    out_shape = graph.info[graph.output_nodes()[0]].output_shape
     ds = dataset if dataset is not None else load_dataset(
         config.data, in_shape, val_source=config.val_data, val_fraction=config.val_fraction,
-        seed=config.seed)
+        seed=config.seed, max_classes=out_shape[0] if len(out_shape) == 1 else None)
     check_fit(graph, ds.num_classes, ds.sample_shape)
     device = pick_device(config.device)
     adtype = amp_dtype(device, config.amp)
@@ -260,11 +257,16 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     optimizer = make_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=adtype == torch.float16)
     if ckpt is not None:
-        try:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (ValueError, KeyError) as exc:
-            raise TrainError(f"the checkpoint's optimizer state does not fit "
-                             f"({config.optimizer}): {exc}") from None
+        was = (ckpt.get("config") or {}).get("optimizer")
+        if was != config.optimizer:  # its state (momenta, moments) means nothing to another
+            ds.messages.append(f"the checkpoint was trained with {was}; {config.optimizer} "
+                               f"starts fresh (the weights are kept)")
+        else:
+            try:
+                optimizer.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError) as exc:
+                raise TrainError(f"the checkpoint's optimizer state does not fit "
+                                 f"({config.optimizer}): {exc}") from None
         if ckpt.get("scaler") and scaler.is_enabled():
             scaler.load_state_dict(ckpt["scaler"])
 
@@ -346,12 +348,8 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-            except OOM_ERRORS:
-                status, message = "oom", _oom_message(device, bs, epoch + 1, b + 1, adtype,
-                                                      last_path)
-                break
-            except RuntimeError as exc:
-                if "out of memory" not in str(exc).lower():
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc):
                     raise
                 status, message = "oom", _oom_message(device, bs, epoch + 1, b + 1, adtype,
                                                       last_path)
@@ -407,7 +405,9 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
         tv = time.perf_counter()
         try:
             ev = evaluate(model, val, prep, device, adtype, ds.num_classes, bs * 2)
-        except OOM_ERRORS:
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
             status, message = "oom", _oom_message(device, bs * 2, epoch + 1, 0, adtype,
                                                   last_path, evaluating=True)
             break
