@@ -118,7 +118,7 @@ def save_project(graph: NetGraph, path: str | os.PathLike) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     # Text that UTF-8 cannot encode (a lone surrogate) is refused where it is typed and
-    # where it is loaded; should some still arrive, it is written as U+FFFD rather than
+    # where it is loaded; should some still arrive, it is written as "?" rather than
     # failing the save (an autosave that fails loses work).
     atomic_write(path, lambda f: f.write(text.encode("utf-8", "replace")))
 

@@ -13,7 +13,7 @@ from typing import Any
 from blocks import REGISTRY, get_spec
 
 from .graph.composite import MAX_REPEAT, check_color
-from .graph.cycles import find_cycle
+from .graph.cycles import describe_cycle, find_cycle
 from .graph.cost import MAX_NESTING, block_count, nesting_depth
 from .textsafe import encodable
 
@@ -232,7 +232,7 @@ def _check_definition_cycles(defs: list[dict]) -> list[str]:
                        if n["type"] in names)
     if cycle is None:
         return []
-    return [f"definitions: a block contains itself: {' → '.join(cycle + cycle[:1])}"]
+    return [f"definitions: a block contains itself: {describe_cycle(cycle)}"]
 
 
 def _check_nesting(data: dict, defs: list[dict]) -> list[str]:
@@ -346,7 +346,7 @@ def _check_acyclic(edges: list[dict]) -> list[str]:
     cycle = find_cycle((e["source"], e["target"]) for e in edges)
     if cycle is None:
         return []
-    return [f"edges: the graph has a cycle: {' → '.join(cycle + cycle[:1])}"]
+    return [f"edges: the graph has a cycle: {describe_cycle(cycle)}"]
 
 
 def _text_problem(what: str, value: Any) -> list[str]:

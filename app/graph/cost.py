@@ -63,7 +63,7 @@ def _post_order(roots: Iterable[str], bodies: dict[str, Body]) -> list[str]:
 
 def block_count(top: Body, bodies: dict[str, Body]) -> int:
     """Catalogue blocks the compiled network holds: repeats and nesting multiplied out."""
-    count: dict[str, int] = {}
+    count: dict[str, int] = {"Input": 0}  # an Input builds nothing
     for name in _post_order({t for t, _ in top}, bodies):
         count[name] = sum(r * count.get(t, 1) for t, r in bodies[name])
     return sum(r * count.get(t, 1) for t, r in top)

@@ -30,3 +30,11 @@ def find_cycle(edges: Iterable[tuple[Hashable, Hashable]]) -> list | None:
                 path.append(nxt)
                 its.append(iter(succ[nxt]))
     return None
+
+
+def describe_cycle(cycle: list) -> str:
+    """'a → b → c → a', shortened for long cycles: '… (9,999 nodes) …'."""
+    if len(cycle) <= 8:
+        return " → ".join(map(str, cycle + cycle[:1]))
+    head = " → ".join(map(str, cycle[:4]))
+    return f"{head} → … ({len(cycle):,} nodes) → {cycle[-1]} → {cycle[0]}"

@@ -22,7 +22,7 @@ from .analysis import NodeStats, fmt_shape
 from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
 from ..textsafe import text_problem
 from .cost import would_exceed
-from .cycles import find_cycle
+from .cycles import describe_cycle, find_cycle
 
 
 class GraphError(ValueError):
@@ -398,7 +398,7 @@ class NetGraph:
                 self._loading = False
             cycle = find_cycle(self.g.edges)
             if cycle:
-                raise GraphError(f"the graph has a cycle: {' → '.join(cycle + cycle[:1])}")
+                raise GraphError(f"the graph has a cycle: {describe_cycle(cycle)}")
             self._events = [("reset", None)]
 
     # ---- validation ------------------------------------------------------------

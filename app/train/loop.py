@@ -255,11 +255,12 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
+    notes: list[str] = []
     scaler = torch.amp.GradScaler("cuda", enabled=adtype == torch.float16)
     if ckpt is not None:
         was = (ckpt.get("config") or {}).get("optimizer")
         if was != config.optimizer:  # its state (momenta, moments) means nothing to another
-            ds.messages.append(f"the checkpoint was trained with {was}; {config.optimizer} "
+            notes.append(f"the checkpoint was trained with {was}; {config.optimizer} "
                                f"starts fresh (the weights are kept)")
         else:
             try:
@@ -296,7 +297,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                    "total_steps": total_steps, "step": step, "batch_size": bs,
                    "memory": memory.to_dict() if memory else None,
                    "memory_text": memory.text() if memory else "unknown",
-                   "data": ds.describe(), "messages": list(ds.messages),
+                   "data": ds.describe(), "messages": list(ds.messages) + notes,
                    "classes": list(ds.classes)})
 
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
