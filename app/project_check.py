@@ -203,13 +203,15 @@ def _check_exposed(where: str, exposed: Any, ids: dict[str, Any],
             out.append(f"{where}: exposed[{j}] must be {{name, node, param}} naming a node inside")
             continue
         t = ids[e["node"]]
+        if not isinstance(t, str):
+            continue  # the node's wrong type is reported where the node is
         if t in REGISTRY:
             p = get_spec(t).param_map.get(e["param"])
             if p is None:
                 out.append(f"{where}: exposed[{j}]: {t} has no parameter {e['param']!r}")
                 continue
             kind = p.kind
-        elif isinstance(t, str) and t in exposed_names:
+        elif t in exposed_names:
             if e["param"] not in exposed_names[t]:
                 known = ", ".join(sorted(exposed_names[t])) or "none"
                 out.append(f"{where}: exposed[{j}]: block {t} has no parameter "

@@ -15,6 +15,8 @@ import json
 import random
 from pathlib import Path
 
+from blocks import REGISTRY
+
 ROOT = Path(__file__).resolve().parents[1]
 
 NASTY = [None, True, False, 0, -1, 1, 2, 5, 64, 65, 4096, 10 ** 400, -10 ** 30, 1e308, 0.5,
@@ -81,8 +83,44 @@ def _containers(obj):
     return out
 
 
+BENIGN_PARAMS = {"filters": [4, 16], "units": [3, 10], "kernel_size": [1, 3, 5, [1, 3]],
+                 "stride": [1, 2], "padding": ["same", "valid", 1], "rate": [0.1, 0.5],
+                 "width": [4, 12], "shape": [[3, 16, 16], [1, 8, 8], [12]]}
+
+
+def _benign(d: dict, rng: random.Random) -> None:
+    """An edit a user could make: most keep the file loadable (errors in the graph allowed)."""
+    nodes = [n for n in _containers(d) if isinstance(n[0][n[1]], dict)
+             and "type" in n[0][n[1]]]
+    if not nodes:
+        return
+    c, k = rng.choice(nodes)
+    node = c[k]
+    op = rng.random()
+    spec = REGISTRY.get(node.get("type")) if isinstance(node.get("type"), str) else None
+    names = [p for p in BENIGN_PARAMS if spec is None or p in spec.param_map]
+    if op < 0.5 and isinstance(node.get("params"), dict) and names:
+        name = rng.choice(names)
+        node["params"][name] = copy.deepcopy(rng.choice(BENIGN_PARAMS[name]))
+    elif op < 0.65:
+        node["label"] = rng.choice(["a", "x\x1b[31m", "é", "\u202eevil", ""])
+    elif op < 0.8 and d.get("version") == 2:
+        node["repeat"] = rng.choice([1, 2, 3])
+    elif op < 0.9 and isinstance(c, list) and len(c) > 1:
+        gone = c.pop(k).get("id")
+        for edges in [x for x in _containers(d) if x[1] == "edges"]:
+            edges[0]["edges"] = [e for e in edges[0]["edges"]
+                                 if gone not in (e.get("source"), e.get("target"))]
+    else:
+        node["type"] = rng.choice(["Dropout", "BatchNorm", "Conv2d", "Flatten", "Linear"])
+
+
 def mutate(data: dict, rng: random.Random) -> dict:
     d = copy.deepcopy(data)
+    if rng.random() < 0.4:
+        for _ in range(rng.randint(1, 2)):
+            _benign(d, rng)
+        return d
     for _ in range(rng.randint(1, 3)):
         spots = _containers(d)
         if not spots:
@@ -120,7 +158,8 @@ def cases(n: int, seed: int = 0):
 
 
 def run_case(data: dict, export_python: bool = False) -> str:
-    """'refused' or 'accepted'; any other exception is a crash and propagates."""
+    """'refused', 'has errors' (loaded; the graph reports problems), 'valid' or 'exported'
+    (valid, and the Python export ran); any exception is a crash and propagates."""
     from app.project import ProjectError, project_from_dict
     from app.summary import summary_dict, summary_text
 
@@ -130,13 +169,17 @@ def run_case(data: dict, export_python: bool = False) -> str:
         assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
         str(exc).encode("utf-8")  # the message itself must be printable
         return "refused"
-    problems = graph.problems()
+    from app.cli import all_problems
+    problems = all_problems(graph)
     summary_text(graph).encode("utf-8")
     json.dumps(summary_dict(graph)).encode("utf-8")
-    if export_python and not problems:
+    if problems:
+        return "has errors"
+    if export_python:
         from app.export.python_source import python_source
-        python_source(graph)
-    return "accepted"
+        compile(python_source(graph), "<export>", "exec")  # compiled, never run
+        return "exported"
+    return "valid"
 
 
 if __name__ == "__main__":
