@@ -246,3 +246,15 @@ def test_summary_of_a_nested_block_shows_this_instance():
     rows = summary_dict(project_from_dict(data))["nodes"]
     inner_conv = rows[1]["children"][0]["children"][0]
     assert inner_conv["output_shape"] == [32, 8, 8]  # as drawn, Stage's conv has 4 filters
+
+
+def test_a_block_name_cannot_write_outside_the_library(tmp_path):
+    from app.library import read_block, save_block
+    data = stage()
+    data["definitions"][0]["name"] = "../../escape"
+    data["nodes"][1]["type"] = "../../escape"
+    g = project_from_dict(data)
+    lib = tmp_path / "a" / "b" / "lib"
+    path = save_block(g, "../../escape", folder=lib)
+    assert path.parent == lib and read_block(path)["block"] == "../../escape"
+    assert [p.name for p in tmp_path.rglob("*.json")] == [path.name]
