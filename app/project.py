@@ -15,12 +15,27 @@ from typing import Any
 
 from .graph import GraphError, NetGraph
 from .graph.cost import MAX_MODULES
-from .project_check import (FORMAT, VERSION, check_project, modules_after_expansion,
-                            normalised)
+from .project_check import (
+    FORMAT,
+    VERSION,
+    check_project,
+    modules_after_expansion,
+    normalised,
+)
 
-__all__ = ["FORMAT", "VERSION", "MAX_FILE_BYTES", "ProjectError", "check_project",
-           "project_from_dict", "load_project", "dumps_project", "save_project",
-           "atomic_write", "atomic_write_text"]
+__all__ = [
+    "FORMAT",
+    "MAX_FILE_BYTES",
+    "VERSION",
+    "ProjectError",
+    "atomic_write",
+    "atomic_write_text",
+    "check_project",
+    "dumps_project",
+    "load_project",
+    "project_from_dict",
+    "save_project",
+]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

@@ -13,8 +13,8 @@ from typing import Any
 from blocks import REGISTRY, get_spec
 
 from .graph.composite import MAX_REPEAT, check_color
-from .graph.cycles import describe_cycle, find_cycle
 from .graph.cost import MAX_NESTING, block_count, nesting_depth
+from .graph.cycles import describe_cycle, find_cycle
 from .textsafe import encodable
 
 FORMAT = "netcanvas"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import app.cli as cli
+from app import cli
 from app.cli import main
 from app.project import load_project, save_project
 
@@ -91,7 +91,7 @@ def test_an_input_only_graph_is_not_valid(tmp_path, capsys):
 
 
 def test_export_refuses_past_the_limits_before_building(tmp_path, capsys, monkeypatch):
-    import app.graph.cost as cost
+    from app.graph import cost
     monkeypatch.setattr(cost, "MAX_PARAMS", 100)
     p = write(tmp_path, {"format": "netcanvas", "version": 1,
                          "nodes": [{"id": "i", "type": "Input", "params": {"shape": [64]}},

@@ -125,7 +125,7 @@ def test_only_regular_files_are_read(tmp_path):
 
 
 def test_the_read_stops_at_the_limit_whatever_stat_says(tmp_path, monkeypatch):
-    import app.project as project
+    from app import project
     p = tmp_path / "big.json"
     p.write_text(json.dumps(base()) + " " * 5000)
     monkeypatch.setattr(project, "MAX_FILE_BYTES", 1000)
@@ -177,7 +177,7 @@ def test_nesting_has_a_documented_limit_with_a_message():
     summary_text(g)  # the nested summary walks all 16 levels
     t = time.perf_counter()
     msg = refusal(nested(300))  # was a RecursionError
-    assert f"nested 300 deep (B299 ▸ B298" in msg and f"at most {MAX_NESTING} levels" in msg
+    assert "nested 300 deep (B299 ▸ B298" in msg and f"at most {MAX_NESTING} levels" in msg
     assert time.perf_counter() - t < 10
 
 

@@ -9,7 +9,14 @@ import torch
 from helpers import chain
 
 import app.train.data_limits as limits
-from app.train import CheckpointError, TrainConfig, load_checkpoint, load_dataset, loop, train
+from app.train import (
+    CheckpointError,
+    TrainConfig,
+    load_checkpoint,
+    load_dataset,
+    loop,
+    train,
+)
 from app.train.memory import is_out_of_memory
 
 

@@ -6,13 +6,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 _APP = QApplication.instance() or QApplication([])
 
-from app.ui import commands as C  # noqa: E402
-from app.ui import safety  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
+from app.ui import commands as C
+from app.ui import safety
+from app.ui.main_window import MainWindow
 
 
 @pytest.fixture(autouse=True)

@@ -87,7 +87,7 @@ def run(args) -> int:
 
 
 def _export(graph, to: str, out: Path, args) -> str:
-    from . import (export_diagram, export_onnx, export_python, load_weights, save_weights)
+    from . import export_diagram, export_onnx, export_python, load_weights, save_weights
     if to == "python":
         path = export_python(graph, out)
         msg = f"wrote {path} (run it: python {path.name})"

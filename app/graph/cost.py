@@ -10,8 +10,9 @@ itself is limited to MAX_NESTING levels, which the loader and the editor enforce
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import NetGraph
@@ -79,16 +80,16 @@ def nesting_depth(top: Body, bodies: dict[str, Body]) -> tuple[int, list[str]]:
     return len(path), path
 
 
-def bodies_of(graph: "NetGraph") -> dict[str, Body]:
+def bodies_of(graph: NetGraph) -> dict[str, Body]:
     return {name: [(d.body.type_of(n), d.body.node(n).get("repeat", 1)) for n in d.body.nodes()]
             for name, d in graph.definitions.items()}
 
 
-def _top_body(graph: "NetGraph") -> Body:
+def _top_body(graph: NetGraph) -> Body:
     return [(graph.type_of(n), graph.node(n).get("repeat", 1)) for n in graph.nodes()]
 
 
-def costs(graph: "NetGraph") -> Costs:
+def costs(graph: NetGraph) -> Costs:
     bodies = bodies_of(graph)
     top = _top_body(graph)
     t = graph.totals()
@@ -96,7 +97,7 @@ def costs(graph: "NetGraph") -> Costs:
                  nesting_depth(top, bodies)[0])
 
 
-def cost_problems(graph: "NetGraph") -> list[str]:
+def cost_problems(graph: NetGraph) -> list[str]:
     """Why the network is too big to build (empty when it is not), with the numbers."""
     c = costs(graph)
     out = []
@@ -115,7 +116,7 @@ def cost_problems(graph: "NetGraph") -> list[str]:
     return out
 
 
-def build_problems(graph: "NetGraph") -> list[tuple[str, str]]:
+def build_problems(graph: NetGraph) -> list[tuple[str, str]]:
     """(node, message) for what stops a graph without node errors from being built: limits
     past which it is refused, and a network that is nothing but its Input."""
     where = (graph.input_nodes() or graph.nodes() or ["network"])[0]
@@ -126,7 +127,7 @@ def build_problems(graph: "NetGraph") -> list[tuple[str, str]]:
     return out
 
 
-def check_costs(graph: "NetGraph") -> Costs:
+def check_costs(graph: NetGraph) -> Costs:
     """The network's costs, or CostError when it is past a limit (before anything is built)."""
     problems = cost_problems(graph)
     if problems:
@@ -134,7 +135,7 @@ def check_costs(graph: "NetGraph") -> Costs:
     return costs(graph)
 
 
-def would_exceed(graph: "NetGraph", type_id: str, repeat: int, replacing: int = 0) -> str | None:
+def would_exceed(graph: NetGraph, type_id: str, repeat: int, replacing: int = 0) -> str | None:
     """Why adding `repeat` × `type_id` to `graph` (a body or the top graph) would build too
     many modules or nest too deep, else None; `replacing` is a repeat being changed."""
     bodies = bodies_of(graph)
@@ -149,7 +150,7 @@ def would_exceed(graph: "NetGraph", type_id: str, repeat: int, replacing: int = 
         if n > MAX_MODULES:
             return (f"that would make the network build {n:,} modules (repeats and blocks "
                     f"multiplied out); the limit is {MAX_MODULES:,}")
-        depth, path = nesting_depth(top, bodies)
+        depth, _ = nesting_depth(top, bodies)
         if depth > MAX_NESTING:
             return (f"that would nest blocks {depth} deep; the limit is {MAX_NESTING} levels")
     return None
