@@ -289,7 +289,8 @@ class NetGraph:
             raise GraphError(f"a block named {d.name!r} already exists — choose another name")
         self.definitions[d.name] = d
         d.body.subscribe(lambda kind, payload, name=d.name: self._body_changed(name, kind))
-        self.definitions.changed(d.name)
+        if not self._loading:  # a load adds blocks before their users: nothing to re-measure
+            self.definitions.changed(d.name)
 
     def remove_definition(self, name: str) -> Definition:
         users = [n for g in list(self.definitions.graphs) for n in g.nodes() if g.type_of(n) == name]
@@ -380,15 +381,17 @@ class NetGraph:
             self._order = None
             self._events.clear()
             self.name = data.get("name", self.name)
-            if self.owner is None:
-                self.definitions.clear()
-                for d in _definitions_in_dependency_order(data.get("definitions", [])):
-                    self.add_definition(definition_from_dict(d, self.definitions))
             # The loader has checked limits once, and a cycle is checked once, linearly,
             # below: a path search per edge was quadratic (a 10,000-node chain listed
-            # target-first took minutes).
+            # target-first took minutes), and telling every block about every block added
+            # was too (1,000 blocks: 20 s).
             self._loading = True
             try:
+                if self.owner is None:
+                    self.definitions.clear()
+                    self.definitions.changed("")  # a new epoch: no old measurement is reused
+                    for d in _definitions_in_dependency_order(data.get("definitions", [])):
+                        self.add_definition(definition_from_dict(d, self.definitions))
                 for n in data["nodes"]:
                     self.add_node(n["type"], n.get("params"), n.get("label", ""),
                                   tuple(n.get("pos", (0, 0))), n["id"], n.get("repeat", 1))
