@@ -279,3 +279,19 @@ def test_a_thousand_blocks_load_in_linear_time():
     assert not g.problems() and g.info["b"].output_shape == (4,)
     data["definitions"].append(dict(defs[0], name="B1000"))
     assert "\"definitions\": 1001 blocks; at most 1000" in refusal(data)
+
+
+def test_a_tiny_repeat_past_the_limits_stops_measuring_early():
+    """223 bytes: 64 × a 64-layer DenseBlock took a minute to measure all copies."""
+    data = {"format": "netcanvas", "version": 2,
+            "nodes": [{"id": "i", "type": "Input", "params": {"shape": [3, 64, 64]}},
+                      {"id": "d", "type": "DenseBlock", "repeat": 64,
+                       "params": {"growth_rate": 1024, "layers": 64}}],
+            "edges": [{"source": "i", "target": "d"}]}
+    t = time.perf_counter()
+    g = project_from_dict(data)
+    assert time.perf_counter() - t < 30
+    (problem,) = g.problems()
+    assert problem.node == "d" and problem.message.startswith(
+        "DenseBlock ×64: the first copy already has 10,877,075,840 parameters")
+    assert "the limits are 2,147,483,648" in problem.message

@@ -17,6 +17,7 @@ from blocks import REGISTRY, get_spec
 from blocks.spec import Param, Shape, resolve_params
 
 from .analysis import NodeStats, freeze, node_stats
+from .cost import MAX_ACTIVATION_BYTES, MAX_PARAMS
 
 if TYPE_CHECKING:
     from .model import NetGraph
@@ -169,6 +170,14 @@ def measure(defs: Definitions, type_id: str, params: dict[str, Any], in_shapes: 
             return NodeStats(None, error=st.error + where, fix=st.fix if i == 0 else None)
         p, n_train, macs, act = (p + st.params, n_train + st.trainable_params,
                                  macs + st.macs, act + st.activation_bytes)
+        if i + 1 < repeat and (p > MAX_PARAMS or act > MAX_ACTIVATION_BYTES):
+            # past a limit already: measuring the other copies would only cost time
+            first = "the first copy already has" if i == 0 else \
+                f"the first {i + 1} copies already have"
+            return NodeStats(None, error=f"{type_id} ×{repeat}: {first} {p:,} parameters and "
+                                         f"{act:,} bytes of activations; the limits are "
+                                         f"{MAX_PARAMS:,} and {MAX_ACTIVATION_BYTES:,} — "
+                                         f"lower the repeat")
         shapes = [st.output_shape]
         total = st
     return NodeStats(total.output_shape, p, n_train, macs, act)
