@@ -295,3 +295,11 @@ def test_a_tiny_repeat_past_the_limits_stops_measuring_early():
     assert problem.node == "d" and problem.message.startswith(
         "DenseBlock ×64: the first copy already has 10,877,075,840 parameters")
     assert "the limits are 2,147,483,648" in problem.message
+
+
+def test_grouping_past_the_nesting_limit_is_refused():
+    from app.graph import grouping
+    g = project_from_dict(nested(MAX_NESTING))
+    with pytest.raises(GraphError, match=f"nest blocks {MAX_NESTING + 1} deep; the limit is "
+                                         f"{MAX_NESTING} levels"):
+        grouping.group(g, ["b"], "Deeper", "#123456")
