@@ -48,3 +48,16 @@ def test_a_failing_edit_leaves_the_project_as_it_was(qtbot, tmp_path, monkeypatc
                for b in boxes)
     for b in boxes:
         b.close()
+
+
+def test_pasted_text_from_another_program_is_checked_like_a_file():
+    from PySide6.QtCore import QMimeData
+
+    from app.ui.clipboard import from_mime
+    m = QMimeData()
+    m.setText('{"format":"netcanvas","version":1,"nodes":[{"id":"i","type":"Input"}]}')
+    assert from_mime(m)["edges"] == []  # left out, as a file may: an empty list
+    m.setText('"netcanvas"' + "[" * 100_000)  # was a RecursionError out of the paste
+    assert from_mime(m) is None
+    m.setText('{"format":"netcanvas","version":1,"nodes":[{"id":"i","type":[]}]}')
+    assert from_mime(m) is None
