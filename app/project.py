@@ -6,6 +6,7 @@ more than MAX_FILE_BYTES of them, whatever the file system says about their size
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import stat
@@ -175,7 +176,7 @@ def atomic_write(path: Path, write) -> Path:
 def _remove_stale_temps(folder: Path, name: str) -> None:
     """Remove `.NAME.PID.*.tmp` files whose process is gone (a save killed mid-write)."""
     try:
-        found = list(folder.glob(f".{name}.*.tmp"))
+        found = list(folder.glob(f".{glob.escape(name)}.*.tmp"))
     except OSError:
         return
     for tmp in found:

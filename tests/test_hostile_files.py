@@ -80,11 +80,18 @@ def test_exposed_parameter_of_an_inner_block_must_exist():
     assert "block Stage has no parameter 'nope' (it has: width)" in refusal(data)
 
 
-def test_one_name_bound_to_two_parameters_keeps_the_tighter_range():
-    """stride=8000 must not get through because the name was first bound to a wider one."""
+def test_one_name_bound_to_two_parameters_takes_the_tighter_range():
+    """stride=8000 must not get through because the name was first bound to filters."""
     data = stage(exposed=[{"name": "k", "node": "c", "param": "filters"},
-                          {"name": "k", "node": "c", "param": "kernel_size"}])
-    assert "one name can only set parameters of one kind" in refusal(data)
+                          {"name": "k", "node": "c2", "param": "stride"}])
+    body = data["definitions"][0]
+    body["nodes"].append({"id": "c2", "type": "Conv2d", "params": {"filters": 4}})
+    body["edges"].append({"source": "c", "target": "c2"})
+    data["nodes"][1]["params"] = {"k": 8000}
+    assert "k must be at most 16, not 8000" in refusal(data)
+    data["nodes"][1]["params"] = {"k": 2}
+    g = project_from_dict(data)
+    assert g.info["s"].output_shape == (4, 4, 4)  # stride 2 on c2: 8×8 → 4×4
 
 
 def test_missing_edges_is_an_empty_list_everywhere():

@@ -60,8 +60,15 @@ class Definition:
             node, pname = targets[0]
             inner = get_kind(self.body, self.body.type_of(node)).param_map[pname]
             default = self.body.node(node)["params"][pname]
+            lo, hi, choices = inner.min, inner.max, inner.choices
+            for tnode, tparam in targets[1:]:  # one value sets them all: it must fit each
+                other = get_kind(self.body, self.body.type_of(tnode)).param_map[tparam]
+                lo = other.min if lo is None else lo if other.min is None else max(lo, other.min)
+                hi = other.max if hi is None else hi if other.max is None else min(hi, other.max)
+                choices = tuple(c for c in choices if c in other.choices) if other.choices \
+                    else choices
             out.append(Param(name, inner.kind, default, inner.doc or f"{pname} of {node}",
-                             inner.min, inner.max, inner.choices))
+                             lo, hi, choices))
         return tuple(out)
 
     @property
