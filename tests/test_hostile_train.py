@@ -138,3 +138,23 @@ def test_checkpoint_errors_never_suggest_weights_only_false(tmp_path):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(p)
     assert "weights_only" not in str(e.value) and "will not open this one" in str(e.value)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"model": "weights"}, '"model" must map names to tensors'),
+    ({"epoch": "1"}, '"epoch" must be a whole number'),
+    ({"config": {"epochs": "many"}}, "the setting 'epochs' must be of type int"),
+    ({"classes": [1, 2]}, '"classes" must be a list of names'),
+    ({"rng": {"cpu": [1, 2, 3]}}, '"rng" must hold'),
+    ({"normalization": {"mean": "x", "std": [1.0]}}, '"normalization" must hold'),
+])
+def test_a_checkpoint_with_wrong_types_is_refused_before_use(tmp_path, change, expected):
+    good = {"format": "netcanvas-checkpoint", "version": 1, "epoch": 1, "step": 3,
+            "model": {"w": torch.zeros(2)}, "config": {"epochs": 2}, "classes": ["a", "b"]}
+    load_checkpoint_path = tmp_path / "ok.pt"
+    torch.save(good, load_checkpoint_path)
+    assert load_checkpoint(load_checkpoint_path)["epoch"] == 1
+    torch.save({**good, **change}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="not a usable checkpoint") as e:
+        load_checkpoint(tmp_path / "bad.pt")
+    assert expected in str(e.value)
