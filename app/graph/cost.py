@@ -25,10 +25,6 @@ MAX_NESTING = 16  # blocks inside blocks inside blocks …
 Body = list[tuple[str, int]]  # (type, repeat) of each node
 
 
-class CostError(ValueError):
-    """The network is past a limit; the message says the numbers and what to do."""
-
-
 @dataclass(frozen=True)
 class Costs:
     modules: int
@@ -36,14 +32,10 @@ class Costs:
     activation_bytes: int  # at batch size 1, float32
     depth: int  # nesting levels of composite blocks (0: none)
 
-    def to_dict(self) -> dict[str, int]:
-        return {"modules": self.modules, "params": self.params,
-                "activation_bytes": self.activation_bytes, "depth": self.depth}
-
 
 def _post_order(roots: Iterable[str], bodies: dict[str, Body]) -> list[str]:
-    """Definitions reachable from `roots`, each after those inside it (iterative DFS).
-    Assumes no definition contains itself (the loader and the editor refuse that)."""
+    """Definitions reachable from `roots`, each after those inside it (iterative DFS). A
+    block that contains itself (refused elsewhere) is skipped, never looped on."""
     order, done, visiting = [], set(), set()
     stack = [(r, False) for r in roots]
     while stack:
@@ -125,14 +117,6 @@ def build_problems(graph: NetGraph) -> list[tuple[str, str]]:
         out.append((where, "the network is only an Input — add layers after it to have "
                            "something to train or export"))
     return out
-
-
-def check_costs(graph: NetGraph) -> Costs:
-    """The network's costs, or CostError when it is past a limit (before anything is built)."""
-    problems = cost_problems(graph)
-    if problems:
-        raise CostError("; ".join(problems))
-    return costs(graph)
 
 
 def would_exceed(graph: NetGraph, type_id: str, repeat: int, replacing: int = 0) -> str | None:
