@@ -1,7 +1,9 @@
 """The `netcanvas` command line: everything the GUI does that is not drawing.
 
 Exit codes: 0 success; 1 the graph (or the job) has errors; 2 the file cannot be read or
-the command line is wrong. Messages go to stderr, never a traceback.
+the command line is wrong; 3 an internal error (a bug: one line, the traceback goes to a
+report file). Messages go to stderr, never a traceback; ids, labels and names from the file
+are printed with control characters escaped.
 
 Feature commands live next to their feature (`app/export/cli.py`, …) and are imported
 only when used, so that `netcanvas validate` never loads Qt.
@@ -11,10 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
+from .crash import INTERNAL_ERROR, one_line, write_report
+from .graph.cost import build_problems
 from .project import ProjectError, load_project
 from .summary import summary_dict, summary_text
+from .textsafe import term_safe
 
 # name → (module with add_arguments(parser) and run(args) -> int, one-line help)
 FEATURE_COMMANDS = {
@@ -29,19 +35,31 @@ def _load(path: str):
     try:
         return load_project(path)
     except ProjectError as exc:
-        print(f"netcanvas: {exc}", file=sys.stderr)
+        print(f"netcanvas: {project_error_text(exc)}", file=sys.stderr)
         return None
+
+
+def project_error_text(exc: ProjectError) -> str:
+    """The refusal, each problem on its own line with the file's text escaped in it."""
+    return "\n".join(term_safe(line) for line in str(exc).split("\n"))
+
+
+def all_problems(graph) -> list[tuple[str, str]]:
+    """(node, message) of every node and graph problem, then what stops a build."""
+    out = [(p.node, p.message + (f" [fix: {p.fix.description}]" if p.fix else ""))
+           for p in graph.problems()]
+    return out + build_problems(graph)
 
 
 def cmd_validate(args) -> int:
     graph = _load(args.file)
     if graph is None:
         return 2
-    problems = graph.problems()
-    for p in problems:
-        print(f"{p.node}: {p.message}" + (f" [fix: {p.fix.description}]" if p.fix else ""))
+    problems = all_problems(graph)
+    for node, message in problems:
+        print(f"{term_safe(node)}: {term_safe(message)}")
     if not problems:
-        print(f"{args.file}: valid — {graph.g.number_of_nodes()} nodes, "
+        print(f"{term_safe(args.file)}: valid — {graph.g.number_of_nodes()} nodes, "
               f"output {summary_dict(graph)['output_shape']}")
     return 1 if problems else 0
 
@@ -62,12 +80,12 @@ def cmd_summary(args) -> int:
         data = summary_dict(graph, memory, gib)
         if args.batch is not None and memory is None:
             data["train_memory"] = {"error": no_memory}
-        print(json.dumps(data))
+        print(json.dumps(data))  # JSON escapes control characters itself
     else:
         print(summary_text(graph, memory=memory, gpu_gib=gib))
         if args.batch is not None and memory is None:
             print(f"Training memory: {no_memory}")
-    return 1 if graph.problems() else 0
+    return 1 if all_problems(graph) else 0
 
 
 def _positive(kind):
@@ -122,18 +140,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    first = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(first if first in ("validate", "summary") else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        first = next((a for a in argv if not a.startswith("-")), None)
+        parser = build_parser(first if first in ("validate", "summary") else None)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("netcanvas: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback in a report file, exit 3
+        if os.environ.get("NETCANVAS_DEBUG"):
+            raise
+        report = write_report(exc, f"netcanvas {' '.join(map(str, argv or sys.argv[1:]))}")
+        print(f"netcanvas: {one_line(exc, report)}", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

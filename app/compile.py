@@ -16,6 +16,7 @@ from blocks.spec import Shape
 
 from .graph import NetGraph
 from .graph.composite import Definition, Definitions, measure, walk_body
+from .graph.cost import cost_problems
 
 
 class CompileError(ValueError):
@@ -106,6 +107,9 @@ def compile_graph(graph: NetGraph) -> fx.GraphModule:
         lines = "\n".join(f"  {p.node}: {p.message}" for p in problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise CompileError(f"the graph has {len(problems)} problem(s):\n{lines}{more}")
+    too_big = cost_problems(graph)  # refused before a single module is built
+    if too_big:
+        raise CompileError("; ".join(too_big))
     inputs, outputs = graph.input_nodes(), graph.output_nodes()
     if len(inputs) != 1 or len(outputs) != 1:
         raise CompileError("the graph needs exactly one Input and one output to compile")

@@ -13,7 +13,7 @@ from typing import Any
 
 from .graph import GraphError, NetGraph
 from .graph.model import definition_from_dict
-from .project import atomic_write_text, check_project
+from .project import MAX_FILE_BYTES, atomic_write_text, check_project, read_text_bounded
 
 LIBRARY_FORMAT = "netcanvas-block"
 
@@ -41,18 +41,25 @@ def _with_dependencies(graph: NetGraph, name: str) -> list[dict[str, Any]]:
 def save_block(graph: NetGraph, name: str, folder: Path | None = None) -> Path:
     folder = Path(folder or library_dir())
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
+    path = folder / f"{file_stem(name)}.json"
     data = {"format": LIBRARY_FORMAT, "version": 2, "block": name,
             "definitions": _with_dependencies(graph, name)}
     atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     return path
 
 
+def file_stem(name: str) -> str:
+    """A block name as a file name in the library folder: a name from a project file may
+    hold "/" or "..", which must not write outside the folder."""
+    stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in name).strip(" .")
+    return stem[:100] or "block"
+
+
 def read_block(path: Path) -> dict[str, Any]:
     """A checked library file; raises ValueError saying what is wrong."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(read_text_bounded(Path(path), MAX_FILE_BYTES))
+    except (ValueError, RecursionError) as exc:
         raise ValueError(f"{path}: cannot read this block: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != LIBRARY_FORMAT:
         raise ValueError(f"{path}: not a NetCanvas library block")

@@ -1,22 +1,43 @@
-"""Project files, format v1: JSON, checked completely on load, saved atomically.
+"""Project files: JSON, checked completely on load (see project_check), saved atomically.
 
 A project file is data: it is parsed with json and checked field by field against the
-block registry; nothing in it is ever evaluated.
+block registry; nothing in it is ever evaluated. Only regular files are read, and never
+more than MAX_FILE_BYTES of them, whatever the file system says about their size.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from blocks import REGISTRY, get_spec
-
 from .graph import GraphError, NetGraph
+from .graph.cost import MAX_MODULES
+from .project_check import (
+    FORMAT,
+    VERSION,
+    check_project,
+    modules_after_expansion,
+    normalised,
+)
 
-FORMAT = "netcanvas"
-VERSION = 2  # v2 adds composite definitions and repeat; v1 files open unchanged
+__all__ = [
+    "FORMAT",
+    "MAX_FILE_BYTES",
+    "VERSION",
+    "ProjectError",
+    "atomic_write",
+    "atomic_write_text",
+    "check_project",
+    "dumps_project",
+    "load_project",
+    "project_from_dict",
+    "save_project",
+]
+
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -33,225 +54,16 @@ class ProjectError(ValueError):
         super().__init__(f"{head} ({len(problems)} problem(s)):\n{body}{more}")
 
 
-def check_project(data: Any) -> list[str]:
-    """Every problem with a parsed project dict, each saying where it is."""
-    if not isinstance(data, dict):
-        return ["the file must hold a JSON object"]
-    problems = []
-    if data.get("format") != FORMAT:
-        problems.append(f'"format" must be "{FORMAT}", not {data.get("format")!r}')
-    version = data.get("version")
-    if version not in (1, VERSION):
-        if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
-            problems.append(f"the file is format version {version}, made by a newer NetCanvas; "
-                            f"this one reads version {VERSION} — update NetCanvas to open it")
-        else:
-            problems.append(f'"version" must be 1 or {VERSION}, not {version!r}')
-    if "name" in data and not isinstance(data["name"], str):
-        problems.append('"name" must be a string')
-    v2 = version == VERSION
-    defs = data.get("definitions", [])
-    if "definitions" in data and not v2:
-        problems.append('"definitions" need "version": 2')
-    composites: dict[str, int] = {}  # name → number of inputs
-    if not isinstance(defs, list):
-        problems.append('"definitions" must be a list')
-        defs = []
-    for i, d in enumerate(defs):
-        problems += _check_definition(i, d, composites, defs, v2)
-    if not problems:
-        problems += _check_definition_cycles(defs)
-    unknown = set(data) - {"format", "version", "name", "nodes", "edges", "definitions"}
-    if unknown:
-        problems.append(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    return problems + _check_body("", data.get("nodes"), data.get("edges", []), composites, v2)
-
-
-def _check_body(where: str, nodes: Any, edges: Any, composites: dict[str, int],
-                v2: bool) -> list[str]:
-    problems = []
-    if not isinstance(nodes, list):
-        problems.append(f'{where}"nodes" must be a list')
-        nodes = []
-    if not isinstance(edges, list):
-        problems.append(f'{where}"edges" must be a list')
-        edges = []
-    types: dict[str, str] = {}
-    for i, n in enumerate(nodes):
-        problems += [where + p for p in _check_node(i, n, types, composites, v2)]
-    taken: dict[tuple[str, int], int] = {}
-    pairs: set[tuple[str, str]] = set()
-    for i, e in enumerate(edges):
-        problems += [where + p for p in _check_edge(i, e, types, taken, pairs, composites)]
-    if not problems:
-        problems += [where + p for p in _check_acyclic(edges)]
-    return problems
-
-
-def _check_definition(i: int, d: Any, composites: dict[str, int], all_defs: list,
-                      v2: bool) -> list[str]:
-    from .graph.composite import MAX_REPEAT, check_color  # noqa: F401
-    where = f"definitions[{i}]"
-    if not isinstance(d, dict):
-        return [f"{where}: must be an object"]
-    name = d.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        return [f"{where}: \"name\" must be a non-empty string of at most 100 characters"]
-    where = f"{where} ({name})"
-    out = []
-    if name in REGISTRY or name in composites:
-        out.append(f"{where}: the name {name!r} is already taken")
-    if "color" in d and not check_color(d["color"]):
-        out.append(f"{where}: \"color\" must look like #rrggbb")
-    if "doc" in d and not isinstance(d["doc"], str):
-        out.append(f"{where}: \"doc\" must be a string")
-    inputs = d.get("inputs")
-    others = {e.get("name"): len(e.get("inputs") or []) for e in all_defs
-              if isinstance(e, dict) and isinstance(e.get("name"), str)}
-    out += _check_body(f"{where}: ", d.get("nodes"), d.get("edges", []), others, v2)
-    ids = {n.get("id"): n.get("type") for n in d.get("nodes") or [] if isinstance(n, dict)}
-    if not isinstance(inputs, list) or not inputs or any(ids.get(x) != "Input" for x in inputs):
-        out.append(f"{where}: \"inputs\" must list its Input nodes (one per input port)")
-    elif len(set(inputs)) != len(inputs) or len(inputs) != sum(
-            1 for t in ids.values() if t == "Input"):
-        out.append(f"{where}: \"inputs\" must list each of its Input nodes once")
-    exposed = d.get("exposed", [])
-    if not isinstance(exposed, list):
-        out.append(f"{where}: \"exposed\" must be a list")
-        exposed = []
-    for j, e in enumerate(exposed):
-        if (not isinstance(e, dict) or not isinstance(e.get("name"), str)
-                or not e["name"].isidentifier() or e.get("node") not in ids
-                or not isinstance(e.get("param"), str)):
-            out.append(f"{where}: exposed[{j}] must be {{name, node, param}} naming a node inside")
-            continue
-        t = ids[e["node"]]
-        if t in REGISTRY and e["param"] not in get_spec(t).param_map:
-            out.append(f"{where}: exposed[{j}]: {t} has no parameter {e['param']!r}")
-    unknown = set(d) - {"name", "color", "doc", "inputs", "exposed", "nodes", "edges"}
-    if unknown:
-        out.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    composites[name] = len(inputs) if isinstance(inputs, list) else 1
-    return out
-
-
-def _check_definition_cycles(defs: list[dict]) -> list[str]:
-    import networkx as nx
-    names = {d["name"] for d in defs}
-    g = nx.DiGraph()
-    for d in defs:
-        for n in d["nodes"]:
-            if n["type"] in names:
-                g.add_edge(d["name"], n["type"])
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return []
-    path = " → ".join([u for u, _ in cycle] + [cycle[0][0]])
-    return [f"definitions: a block contains itself: {path}"]
-
-
-def _check_node(i: int, n: Any, types: dict[str, str], composites: dict[str, int],
-                v2: bool) -> list[str]:
-    where = f"nodes[{i}]"
-    if not isinstance(n, dict):
-        return [f"{where}: must be an object"]
-    out = []
-    nid = n.get("id")
-    if not isinstance(nid, str) or not nid:
-        out.append(f"{where}: \"id\" must be a non-empty string")
-    elif nid in types:
-        out.append(f"{where}: duplicate id {nid!r}")
-    else:
-        where = f"{where} ({nid})"
-    t = n.get("type")
-    if t in composites:
-        params = n.get("params", {})
-        if not isinstance(params, dict):
-            out.append(f"{where}: \"params\" must be an object")
-    elif t not in REGISTRY:
-        out.append(f"{where}: unknown block type {t!r}")
-    else:
-        params = n.get("params", {})
-        if not isinstance(params, dict):
-            out.append(f"{where}: \"params\" must be an object")
-        else:
-            _, errs = get_spec(t).resolve(params)
-            out += [f"{where}: {e}" for e in errs]
-    if "label" in n and not isinstance(n["label"], str):
-        out.append(f"{where}: \"label\" must be a string")
-    pos = n.get("pos", [0, 0])
-    if (not isinstance(pos, list) or len(pos) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                       and abs(v) < 1e9 for v in pos)):
-        out.append(f"{where}: \"pos\" must be [x, y] numbers")
-    if "repeat" in n:
-        r = n["repeat"]
-        if not v2:
-            out.append(f"{where}: \"repeat\" needs \"version\": 2")
-        elif not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= 64:
-            out.append(f"{where}: \"repeat\" must be a whole number 1..64, not {r!r}")
-    unknown = set(n) - {"id", "type", "params", "label", "pos", "repeat"}
-    if unknown:
-        out.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    if isinstance(nid, str) and nid and nid not in types:
-        types[nid] = t if (t in REGISTRY or t in composites) else ""
-    return out
-
-
-def _check_edge(i, e, types, taken, pairs, composites) -> list[str]:
-    where = f"edges[{i}]"
-    if not isinstance(e, dict):
-        return [f"{where}: must be an object"]
-    out = []
-    s, t, port = e.get("source"), e.get("target"), e.get("port", 0)
-    for key, v in (("source", s), ("target", t)):
-        if not isinstance(v, str) or v not in types:
-            out.append(f"{where}: {key} {v!r} is not a node in this file")
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < 4096:
-        out.append(f"{where}: port must be a whole number 0..4095, not {port!r}")
-    unknown = set(e) - {"source", "target", "port"}
-    if unknown:
-        out.append(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    if out:
-        return out
-    where = f"{where} ({s} → {t})"
-    ttype = types[t]
-    if ttype in composites:
-        if port >= composites[ttype]:
-            out.append(f"{where}: {t} ({ttype}) has {composites[ttype]} input(s), no port {port}")
-    elif ttype:
-        spec = get_spec(ttype)
-        if spec.inputs == "none":
-            out.append(f"{where}: {t} is an Input and takes no incoming edge")
-        elif spec.inputs == "one" and port != 0:
-            out.append(f"{where}: {t} ({ttype}) has a single input, port 0, not {port}")
-    if s == t:
-        out.append(f"{where}: a node cannot feed itself")
-    if (s, t) in pairs:
-        out.append(f"{where}: {s} is connected to {t} twice")
-    pairs.add((s, t))
-    if (t, port) in taken:
-        out.append(f"{where}: input port {port} of {t} already has an edge (edges[{taken[t, port]}])")
-    taken.setdefault((t, port), i)
-    return out
-
-
-def _check_acyclic(edges: list[dict]) -> list[str]:
-    import networkx as nx
-    g = nx.DiGraph((e["source"], e["target"]) for e in edges)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return []
-    path = " → ".join([u for u, _ in cycle] + [cycle[0][0]])
-    return [f"edges: the graph has a cycle: {path}"]
-
-
 def project_from_dict(data: Any, path: str | os.PathLike | None = None) -> NetGraph:
     problems = check_project(data)
     if problems:
         raise ProjectError(problems, path)
+    data = normalised(data)
+    modules = modules_after_expansion(data)
+    if modules > MAX_MODULES:  # refused before a single block is measured or built
+        raise ProjectError([f"the network would build {modules:,} modules (repeats and "
+                            f"blocks multiplied out); NetCanvas handles at most "
+                            f"{MAX_MODULES:,} — lower the repeats"], path)
     graph = NetGraph(data.get("name") or (Path(path).stem if path else "Untitled"))
     try:
         graph.load_dict(data)
@@ -262,23 +74,10 @@ def project_from_dict(data: Any, path: str | os.PathLike | None = None) -> NetGr
 
 def load_project(path: str | os.PathLike) -> NetGraph:
     """Read and check a project file; raises ProjectError saying every problem."""
-    p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectError([f"the file is {size // 2**20} MiB; projects are at most "
-                                f"{MAX_FILE_BYTES // 2**20} MiB"], path)
-        text = p.read_bytes().decode("utf-8")
-    except ProjectError:
-        raise
-    except FileNotFoundError:
-        raise ProjectError(["the file does not exist"], path) from None
-    except IsADirectoryError:
-        raise ProjectError(["this is a folder, not a project file"], path) from None
-    except UnicodeDecodeError:
-        raise ProjectError(["the file is not UTF-8 text (is it a project file?)"], path) from None
-    except OSError as exc:
-        raise ProjectError([f"cannot read it: {exc.strerror or exc}"], path) from None
+        text = read_text_bounded(Path(path), MAX_FILE_BYTES)
+    except ValueError as exc:
+        raise ProjectError([str(exc)], path) from None
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -287,6 +86,37 @@ def load_project(path: str | os.PathLike) -> NetGraph:
     except (ValueError, RecursionError) as exc:
         raise ProjectError([f"not valid JSON: {exc}"], path) from None
     return project_from_dict(data, path)
+
+
+def read_text_bounded(p: Path, limit: int) -> str:
+    """A regular file's UTF-8 text (a BOM is dropped), at most `limit` bytes; ValueError
+    with the reason otherwise. Devices and FIFOs are refused without being opened (a FIFO
+    would block, /dev/zero never ends) and the read stops at the limit, so a file whose
+    size the file system reports wrongly cannot exhaust memory."""
+    try:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise ValueError("this is a folder, not a project file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("this is not a regular file (a device, pipe or socket); "
+                             "only files are opened")
+        with open(p, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
+                raise ValueError("this is not a regular file; only files are opened")
+            raw = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ValueError("the file does not exist") from None
+    except IsADirectoryError:
+        raise ValueError("this is a folder, not a project file") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise ValueError(f"the file is larger than {limit // 2 ** 20} MiB; projects are at "
+                         f"most {limit // 2 ** 20} MiB")
+    try:
+        return raw.decode("utf-8-sig")  # Notepad writes a byte-order mark; it means nothing
+    except UnicodeDecodeError:
+        raise ValueError("the file is not UTF-8 text (is it a project file?)") from None
 
 
 def _reject_constant(name: str):
@@ -303,21 +133,37 @@ def save_project(graph: NetGraph, path: str | os.PathLike) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    # Text that UTF-8 cannot encode (a lone surrogate) is refused where it is typed and
+    # where it is loaded; should some still arrive, it is written as "?" rather than
+    # failing the save (an autosave that fails loses work).
+    atomic_write(path, lambda f: f.write(text.encode("utf-8", "replace")))
 
 
 def atomic_write(path: Path, write) -> Path:
     """Write a file through `write(binary_file)` so that a crash leaves the old file whole:
-    a temporary file beside it, flushed to disk, then renamed over it."""
+    a temporary file beside it, flushed to disk, then renamed over it.
+
+    What the user had is kept: a symlink is written through (its target is replaced, the
+    link stays), the file's permission bits stay (a private 0600 file stays private), and
+    temporary files left by an earlier save that was killed are removed. Returns the path
+    as given."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = _default_file_mode()
+    folder = target.parent
+    prefix = f".{target.name}.{os.getpid()}."
+    _remove_stale_temps(folder, target.name)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder or ".")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; give what open() would
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)  # mkstemp makes 0600; give what the file had, or what open() would
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -325,6 +171,33 @@ def atomic_write(path: Path, write) -> Path:
             pass
         raise
     return path
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Remove `.NAME.PID.*.tmp` files whose process is gone (a save killed mid-write)."""
+    try:
+        found = list(folder.glob(f".{glob.escape(name)}.*.tmp"))
+    except OSError:
+        return
+    for tmp in found:
+        pid = tmp.name[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: keep it
+    return True
 
 
 def _default_file_mode() -> int:

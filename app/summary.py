@@ -1,4 +1,8 @@
-"""The Keras-style summary of a graph, as rows, as text and as JSON."""
+"""The Keras-style summary of a graph, as rows, as text and as JSON.
+
+The text is for terminals: ids, labels, types and names from the file are shown with
+control characters escaped (`\x1b`), so a project cannot repaint or retitle a terminal.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,25 +10,39 @@ from typing import Any
 from .graph import NetGraph, fmt_shape
 from .graph.composite import walk_body
 from .graph.receptive import receptive_fields
+from .textsafe import term_safe
 
 
 def _inner_rows(graph: NetGraph, n: str) -> list[dict[str, Any]]:
     """Rows for the inside of a composite instance, as measured for this instance."""
     d = graph.node(n)
     definition = graph.definitions.get(d["type"])
-    info = graph.info[n]
-    if definition is None or info.output_shape is None:
+    if definition is None or graph.info[n].output_shape is None:
         return []
     shapes = [graph.info[s].output_shape for s, _ in graph.inputs_of(n)]
+    return _instance_rows(graph.definitions, definition, d["params"], shapes)
+
+
+def _instance_rows(defs, definition, params, in_shapes) -> list[dict[str, Any]]:
+    """Rows for one instance's inside; a block nested in it shows what this instance gives
+    it (its exposed values, its input shapes), not the block as drawn. Bounded by the
+    nesting limit (graph.cost.MAX_NESTING)."""
+    body = definition.body
+    shapes = dict(zip(definition.inputs, in_shapes))
     rows = []
-    for inner, t, st in walk_body(graph.definitions, definition, d["params"], shapes):
-        b = definition.body.node(inner)
+    for inner, t, st in walk_body(defs, definition, params, in_shapes):
+        b = body.node(inner)
+        children = []
+        if t in defs and st.output_shape is not None:
+            ins = [shapes.get(s) for s, _ in body.inputs_of(inner)]
+            children = _instance_rows(defs, defs[t], definition.body_params(inner, params), ins)
+        shapes[inner] = st.output_shape
         rows.append({"id": inner, "label": b["label"], "type": t,
                      "repeat": b.get("repeat", 1),
                      "output_shape": list(st.output_shape) if st.output_shape else None,
                      "params": st.params, "macs": st.macs,
                      "activation_bytes": st.activation_bytes, "error": st.error,
-                     "children": _inner_rows_of(definition.body, inner, t)})
+                     "children": children})
     return rows
 
 
@@ -122,8 +140,8 @@ def summary_text(graph: NetGraph, expand: bool = True, memory=None,
     def add(rows, depth):
         for r in rows:
             name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
-            name = ("  " * depth + "└ " if depth else "") + name
-            kind = r["type"] + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
+            name = ("  " * depth + "└ " if depth else "") + term_safe(name)
+            kind = term_safe(r["type"]) + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
             shape = fmt_shape(tuple(r["output_shape"])) if r["output_shape"] else (
                 "ERROR" if r["error"] and not r["error"].startswith("not measured") else "?")
             field = r.get("field")
@@ -145,7 +163,7 @@ def summary_text(graph: NetGraph, expand: bool = True, memory=None,
                          for i, (c, w) in enumerate(zip(row, widths)))
 
     t = graph.totals()
-    out = [f'Model: "{graph.name}"', "─" * total_width, line(table[0]), "═" * total_width]
+    out = [f'Model: "{term_safe(graph.name)}"', "─" * total_width, line(table[0]), "═" * total_width]
     out += [line(r) for r in table[1:]]
     out += ["═" * total_width,
             f"Total params: {t['total_params']:,}",
@@ -162,9 +180,9 @@ def summary_text(graph: NetGraph, expand: bool = True, memory=None,
     problems = graph.problems()
     if problems:
         out.append(f"{len(problems)} problem(s):")
-        out += [f"  {p.node}: {p.message}" for p in problems]
+        out += [f"  {term_safe(p.node)}: {term_safe(p.message)}" for p in problems]
     warnings = [(n, f.warning) for n, f in receptive_fields(graph).items() if f and f.warning]
     if warnings:
         out.append("Receptive-field warnings:")
-        out += [f"  {n}: {w}" for n, w in warnings]
+        out += [f"  {term_safe(n)}: {term_safe(w)}" for n, w in warnings]
     return "\n".join(out)

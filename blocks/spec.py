@@ -45,6 +45,8 @@ class Param:
         if k == INT or k == FLOAT:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return None, f"{self.name} must be a number, not {_show(value)}"
+            if isinstance(value, int) and abs(value) > 2 ** 53:  # beyond float's exact range
+                return None, f"{self.name} must be at most {2 ** 53:,} in size, not {_show(value)}"
             if k == INT:
                 if isinstance(value, float) and not value.is_integer():
                     return None, f"{self.name} must be a whole number, not {value}"
@@ -205,5 +207,7 @@ def _num(v: float) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 12:
+        return f"a {len(str(abs(value)))}-digit number"
     s = repr(value)
     return s if len(s) <= 40 else s[:37] + "..."

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from ..graph import NetGraph
+from ..graph.cost import cost_problems
 
 
 class ExportError(ValueError):
@@ -30,6 +31,9 @@ def check_graph(graph: NetGraph) -> None:
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ExportError(f"the graph has {len(problems)} problem(s) — fix them first:\n"
                           f"{lines}{more}")
+    too_big = cost_problems(graph)  # refused before a single module is built
+    if too_big:
+        raise ExportError("; ".join(too_big))
     if len(graph.input_nodes()) != 1 or len(graph.output_nodes()) != 1:
         raise ExportError("the network needs exactly one Input and one output to be exported")
 

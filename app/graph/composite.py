@@ -17,6 +17,7 @@ from blocks import REGISTRY, get_spec
 from blocks.spec import Param, Shape, resolve_params
 
 from .analysis import NodeStats, freeze, node_stats
+from .cost import MAX_ACTIVATION_BYTES, MAX_PARAMS
 
 if TYPE_CHECKING:
     from .model import NetGraph
@@ -59,8 +60,15 @@ class Definition:
             node, pname = targets[0]
             inner = get_kind(self.body, self.body.type_of(node)).param_map[pname]
             default = self.body.node(node)["params"][pname]
+            lo, hi, choices = inner.min, inner.max, inner.choices
+            for tnode, tparam in targets[1:]:  # one value sets them all: it must fit each
+                other = get_kind(self.body, self.body.type_of(tnode)).param_map[tparam]
+                lo = other.min if lo is None else lo if other.min is None else max(lo, other.min)
+                hi = other.max if hi is None else hi if other.max is None else min(hi, other.max)
+                choices = tuple(c for c in choices if c in other.choices) if other.choices \
+                    else choices
             out.append(Param(name, inner.kind, default, inner.doc or f"{pname} of {node}",
-                             inner.min, inner.max, inner.choices))
+                             lo, hi, choices))
         return tuple(out)
 
     @property
@@ -269,6 +277,14 @@ def _node(type_id, params, in_shapes, repeat):
             return NodeStats(None, error=st.error + where, fix=st.fix if i == 0 else None)
         p, n_train, macs, act = (p + st.params, n_train + st.trainable_params,
                                  macs + st.macs, act + st.activation_bytes)
+        if i + 1 < repeat and (p > MAX_PARAMS or act > MAX_ACTIVATION_BYTES):
+            # past a limit already: measuring the other copies would only cost time
+            first = "the first copy already has" if i == 0 else \
+                f"the first {i + 1} copies already have"
+            return NodeStats(None, error=f"{type_id} ×{repeat}: {first} {p:,} parameters and "
+                                         f"{act:,} bytes of activations; the limits are "
+                                         f"{MAX_PARAMS:,} and {MAX_ACTIVATION_BYTES:,} — "
+                                         f"lower the repeat")
         shapes = [st.output_shape]
     return NodeStats(st.output_shape, p, n_train, macs, act)
 

@@ -22,6 +22,9 @@ from blocks.spec import Fix, Shape
 from . import digraph as nx
 from .analysis import NodeStats, fmt_shape
 from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
+from ..textsafe import text_problem
+from .cost import would_exceed
+from .cycles import describe_cycle, find_cycle
 
 
 class GraphError(ValueError):
@@ -75,6 +78,7 @@ class NetGraph:
         self._batch = 0
         self._dirty: set[str] = set()
         self._events: list[tuple[str, Any]] = []
+        self._loading = False  # load_dict: the loader has checked cycles and limits once
 
     # ---- listeners -------------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:
@@ -180,6 +184,8 @@ class NetGraph:
         full, errors = kind.resolve(params)
         if errors:
             raise GraphError("; ".join(errors))
+        if text_problem("the label", str(label or "")):
+            raise GraphError(text_problem("the label", str(label or "")))
         self._check_repeat(type_id, repeat)
         if node_id is None:
             node_id = self._new_id()
@@ -220,7 +226,7 @@ class NetGraph:
             return f"{dst} is an Input: it takes no incoming connection"
         if self.g.has_edge(src, dst):
             return f"{src} is already connected to {dst}"
-        if nx.has_path(self.g, dst, src):
+        if not self._loading and nx.has_path(self.g, dst, src):
             return f"connecting {src} → {dst} would make a cycle ({dst} already feeds {src})"
         if port is not None:
             if not isinstance(port, int) or isinstance(port, bool) or port < 0:
@@ -284,22 +290,29 @@ class NetGraph:
     def set_repeat(self, node_id: str, repeat: int) -> None:
         """Run the node's block `repeat` times in a row (N independent copies)."""
         data = self.node(node_id)
-        self._check_repeat(data["type"], repeat)
+        self._check_repeat(data["type"], repeat, data.get("repeat", 1))
         if data.get("repeat", 1) != repeat:
             data["repeat"] = repeat
             self._dirty.add(node_id)
             self._emit("node_changed", node_id)
             self._done()
 
-    def _check_repeat(self, type_id: str, repeat: Any) -> None:
+    def _check_repeat(self, type_id: str, repeat: Any, replacing: int = 0) -> None:
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
             raise GraphError(f"repeat must be a whole number 1..{MAX_REPEAT}, not {repeat!r}")
         if repeat > 1 and arity(self.kind(type_id)) != "one":
             raise GraphError(f"{type_id} cannot repeat: only a block with one input can feed "
                              f"its own output back in")
+        if not self._loading and (repeat > 1 or type_id in self.definitions):
+            too_big = would_exceed(self, type_id, repeat, replacing)
+            if too_big:
+                raise GraphError(too_big)
 
     # ---- composite definitions -------------------------------------------------
     def add_definition(self, d: Definition) -> None:
+        for what, text in (("the block's name", d.name), ("its description", d.doc)):
+            if text_problem(what, text):
+                raise GraphError(text_problem(what, text))
         if d.name in REGISTRY or d.name in self.definitions:
             raise GraphError(f"a block named {d.name!r} already exists — choose another name")
         self.definitions[d.name] = d
@@ -328,6 +341,8 @@ class NetGraph:
 
     def rename(self, node_id: str, label: str) -> None:
         data = self.node(node_id)
+        if text_problem("the label", str(label)):
+            raise GraphError(text_problem("the label", str(label)))
         if data["label"] != label:
             data["label"] = str(label)
             self._emit("node_changed", node_id)
@@ -394,15 +409,27 @@ class NetGraph:
             self._structure_edited()
             self._events.clear()
             self.name = data.get("name", self.name)
-            if self.owner is None:
-                self.definitions.clear()
-                for d in _definitions_in_dependency_order(data.get("definitions", [])):
-                    self.add_definition(definition_from_dict(d, self.definitions))
-            for n in data["nodes"]:
-                self.add_node(n["type"], n.get("params"), n.get("label", ""),
-                              tuple(n.get("pos", (0, 0))), n["id"], n.get("repeat", 1))
-            for e in data["edges"]:
-                self.connect(e["source"], e["target"], e.get("port", 0))
+            # The loader has checked limits once, and a cycle is checked once, linearly,
+            # below: a path search per edge was quadratic (a 10,000-node chain listed
+            # target-first took minutes), and telling every block about every block added
+            # was too (1,000 blocks: 20 s).
+            self._loading = True
+            try:
+                if self.owner is None:
+                    self.definitions.clear()
+                    self.definitions.changed("")  # a new epoch: no old measurement is reused
+                    for d in _definitions_in_dependency_order(data.get("definitions", [])):
+                        self.add_definition(definition_from_dict(d, self.definitions))
+                for n in data["nodes"]:
+                    self.add_node(n["type"], n.get("params"), n.get("label", ""),
+                                  tuple(n.get("pos", (0, 0))), n["id"], n.get("repeat", 1))
+                for e in data["edges"]:
+                    self.connect(e["source"], e["target"], e.get("port", 0))
+            finally:
+                self._loading = False
+            cycle = find_cycle(self.g.edges)
+            if cycle:
+                raise GraphError(f"the graph has a cycle: {describe_cycle(cycle)}")
             self._events = [("reset", None)]
 
     # ---- validation ------------------------------------------------------------

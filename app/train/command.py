@@ -136,7 +136,8 @@ def config_from_args(args, project: Path, checkpoint: dict | None = None) -> Tra
 
 
 def _err(msg: str) -> None:
-    print(f"netcanvas train: {msg}", file=sys.stderr)
+    from app.textsafe import term_safe
+    print(f"netcanvas train: {term_safe(msg, keep_newlines=True)}", file=sys.stderr)
 
 
 def run(args) -> int:

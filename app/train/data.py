@@ -22,14 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data_limits import DataError, check_labels, check_npz_size, check_size
+
 Shape = tuple[int, ...]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                   ".ppm", ".pgm", ".pbm", ".tga"}
-
-
-class DataError(ValueError):
-    """The data cannot be used for this network; the message says why and what to do."""
 
 
 @dataclass
@@ -72,16 +70,19 @@ class Dataset:
 # ---- loading -------------------------------------------------------------------------
 
 def load_dataset(source: str, input_shape: Shape, *, val_source: str | None = None,
-                 val_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """"digits", a folder of class folders, or a .npz file, shaped for `input_shape`."""
+                 val_fraction: float = 0.2, seed: int = 0,
+                 max_classes: int | None = None) -> Dataset:
+    """"digits", a folder of class folders, or a .npz file, shaped for `input_shape`.
+    `max_classes`: the network's number of outputs; a .npz label past it is refused
+    before any class list is built."""
     input_shape = tuple(int(d) for d in input_shape)
     if source == "digits":
         x, y, classes = digits_arrays(input_shape)
         messages: list[str] = []
     else:
-        x, y, classes, messages = _load_path(source, input_shape)
+        x, y, classes, messages = _load_path(source, input_shape, max_classes=max_classes)
     if val_source:
-        vx, vy, vclasses, vmsg = _load_path(val_source, input_shape, classes)
+        vx, vy, vclasses, vmsg = _load_path(val_source, input_shape, classes, max_classes)
         messages += [f"validation: {m}" for m in vmsg]
         if vclasses != classes:
             raise DataError(f"the validation data has classes {_names(vclasses)}, but the "
@@ -94,14 +95,15 @@ def load_dataset(source: str, input_shape: Shape, *, val_source: str | None = No
     return ds
 
 
-def _load_path(source: str, input_shape: Shape, classes: list[str] | None = None):
+def _load_path(source: str, input_shape: Shape, classes: list[str] | None = None,
+               max_classes: int | None = None):
     p = Path(source)
     if not p.exists():
         raise DataError(f"{source}: no such file or folder")
     if p.is_dir():
         return image_folder_arrays(p, input_shape, classes)
     if p.suffix.lower() == ".npz":
-        x, y, names = npz_arrays(p, input_shape)
+        x, y, names = npz_arrays(p, input_shape, max_classes)
         return x, y, names, []
     raise DataError(f"{source}: use \"digits\", a folder with one sub-folder of images per "
                     f"class, or a .npz file with arrays x and y")
@@ -127,6 +129,9 @@ def digits_arrays(input_shape: Shape):
 
     c, h, w = need_image_shape(input_shape, "the digits")
     d = load_digits()
+    n = len(d.images)
+    check_size(n * c * h * w * 4, f"the {n:,} digits resized to the Input's {c}×{h}×{w}",
+               "give the Input a smaller shape (e.g. 64×64) to train on digits")
     x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N×1×8×8, 0..1
     if (h, w) != (8, 8):
         x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
@@ -135,13 +140,14 @@ def digits_arrays(input_shape: Shape):
     return x, y, [str(i) for i in range(10)]
 
 
-def npz_arrays(path: Path, input_shape: Shape):
+def npz_arrays(path: Path, input_shape: Shape, max_classes: int | None = None):
     """x (N×C×H×W, N×H×W×C, N×H×W for one channel, or N×F) and integer y; no pickles."""
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    if not path.is_file() or not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not a readable .npz file (an .npz is a zip of .npy arrays, "
                         f"as np.savez writes)")
+    check_npz_size(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)
@@ -192,9 +198,7 @@ def npz_arrays(path: Path, input_shape: Shape):
             (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))):
         raise DataError(f"{path}: y must hold whole-number class labels 0, 1, 2, …, "
                         f"not {y.dtype} values")
-    if y.min() < 0:
-        raise DataError(f"{path}: class labels must be 0 or more; y has {int(y.min())}")
-    n_classes = int(y.max()) + 1
+    n_classes = check_labels(y, path, max_classes)
     if names is not None:
         if names.ndim != 1 or names.dtype.kind not in "US":
             raise DataError(f"{path}: classes must be a 1-D array of strings")
@@ -229,6 +233,8 @@ def image_folder_arrays(root: Path, input_shape: Shape, classes: list[str] | Non
     for label, d in enumerate(folders):
         files = sorted(f for f in d.rglob("*") if f.is_file() and not f.name.startswith("."))
         jobs += [(f, label) for f in files]
+    check_size(len(jobs) * c * h * w, f"{root}: {len(jobs):,} images at the Input's {c}×{h}×{w}",
+               "use a smaller Input shape or fewer images")
 
     def read(job):
         f, _ = job

@@ -33,22 +33,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from app.compile import compile_graph
-from app.graph import NetGraph, fmt_shape
+from app.graph import NetGraph
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import BatchPrep, DataError, Dataset, Split, load_dataset
-from .memory import MemoryEstimate, estimate_memory
+from .data import BatchPrep, Dataset, Split, load_dataset
+from .memory import MemoryEstimate, estimate_memory, is_out_of_memory
+from .runtime import (
+    TrainError,
+    amp_dtype,
+    check_fit,
+    lr_at,
+    make_optimizer,
+    mps_available,
+    nan_message,
+    oom_message,
+    pick_device,
+)
+
+__all__ = ["TrainError", "TrainResult", "amp_dtype", "check_fit", "evaluate", "lr_at",
+           "make_optimizer", "mps_available", "pick_device", "train"]
 
 Callback = Callable[[str, dict[str, Any]], None]
-
-OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
-    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError})
-
-
-class TrainError(RuntimeError):
-    """The run cannot start (or go on); the message says what to change."""
-
 
 @dataclass
 class TrainResult:
@@ -79,109 +85,6 @@ class TrainResult:
                 "classes": self.classes, "device": self.device}
 
 
-# ---- devices and precision -------------------------------------------------------------
-
-def mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps and mps.is_available())
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """"auto": CUDA when present, else Apple MPS, else the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if mps_available() else torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainError(f"CUDA was asked for, but this PyTorch ({torch.__version__}) sees no "
-                         f"CUDA GPU — choose device auto or cpu")
-    if name == "mps" and not mps_available():
-        raise TrainError("Apple MPS was asked for, but it is not available here — choose "
-                         "device auto or cpu")
-    if name not in ("cpu", "cuda", "mps"):
-        raise TrainError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
-    return torch.device(name)
-
-
-def amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bf16 on GPUs that support it, else fp16 (with a GradScaler); None: no autocast."""
-    if not amp or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-# ---- learning rate ---------------------------------------------------------------------
-
-def lr_at(config: TrainConfig, step: int, steps_per_epoch: int, total_steps: int) -> float:
-    """The learning rate for optimizer step `step` (0-based); a pure function of the step,
-    so a resumed run continues the schedule exactly and no scheduler state is saved."""
-    base = config.lr
-    total = max(1, total_steps)
-    t = min(step, total - 1) / max(1, total - 1)
-    s = config.schedule
-    if s == "constant":
-        return base
-    if s == "step":
-        return base * config.gamma ** (step // (config.step_size * max(1, steps_per_epoch)))
-    if s == "cosine":
-        return base * 0.5 * (1 + math.cos(math.pi * t))
-    if s == "onecycle":  # as torch's OneCycleLR: lr/25 → lr (cosine), then → lr/(25·1e4)
-        start, end = base / 25, base / 25 / 1e4
-        w = config.warmup_fraction
-        if t < w:
-            return start + (base - start) * 0.5 * (1 - math.cos(math.pi * t / w))
-        return end + (base - end) * 0.5 * (1 + math.cos(math.pi * (t - w) / (1 - w)))
-    raise TrainError(f"unknown schedule {s!r}")
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Weight decay on weights (2-D and up) only, not on biases and norm scales."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
-    if not groups:
-        raise TrainError("the network has no trainable parameters — add a Conv2d or Linear")
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
-    raise TrainError(f"unknown optimizer {config.optimizer!r}")
-
-
-# ---- checks ----------------------------------------------------------------------------
-
-def check_fit(graph: NetGraph, num_classes: int, sample_shape: tuple[int, ...]) -> None:
-    """The network's Input must take the samples and its output must be [num_classes]."""
-    in_shape = tuple(graph.info[graph.input_nodes()[0]].output_shape)
-    if tuple(sample_shape) != in_shape:
-        raise DataError(f"the data's samples are {list(sample_shape)} but the network's Input "
-                        f"is {list(in_shape)}")
-    out = graph.output_nodes()[0]
-    out_shape = tuple(graph.info[out].output_shape)
-    if out_shape == (num_classes,):
-        return
-    where = _last_linear(graph)
-    if len(out_shape) == 1:
-        raise TrainError(f"the network outputs {fmt_shape(out_shape)} but the dataset has "
-                         f"{num_classes} classes — set the last Linear's units to {num_classes}"
-                         + (f" ({where})" if where else ""))
-    raise TrainError(f"the network outputs {fmt_shape(out_shape)}, but training needs one score "
-                     f"per class, [{num_classes}] — end the network with GlobalAvgPool (or "
-                     f"Flatten) and a Linear with {num_classes} units")
-
-
-def _last_linear(graph: NetGraph) -> str | None:
-    for n in reversed(graph.topological_order()):
-        if graph.type_of(n) == "Linear":
-            label = graph.node(n)["label"]
-            return f"{n} ({label})" if label else n
-    return None
-
-
 # ---- the loop --------------------------------------------------------------------------
 
 def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = None,
@@ -204,9 +107,10 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     ckpt = None
     if resume is not None:
         ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume)
+    out_shape = graph.info[graph.output_nodes()[0]].output_shape
     ds = dataset if dataset is not None else load_dataset(
         config.data, in_shape, val_source=config.val_data, val_fraction=config.val_fraction,
-        seed=config.seed)
+        seed=config.seed, max_classes=out_shape[0] if len(out_shape) == 1 else None)
     check_fit(graph, ds.num_classes, ds.sample_shape)
     device = pick_device(config.device)
     adtype = amp_dtype(device, config.amp)
@@ -259,13 +163,19 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
+    notes: list[str] = []
     scaler = torch.amp.GradScaler("cuda", enabled=adtype == torch.float16)
     if ckpt is not None:
-        try:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (ValueError, KeyError) as exc:
-            raise TrainError(f"the checkpoint's optimizer state does not fit "
-                             f"({config.optimizer}): {exc}") from None
+        was = (ckpt.get("config") or {}).get("optimizer")
+        if was != config.optimizer:  # its state (momenta, moments) means nothing to another
+            notes.append(f"the checkpoint was trained with {was}; {config.optimizer} "
+                               f"starts fresh (the weights are kept)")
+        else:
+            try:
+                optimizer.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError) as exc:
+                raise TrainError(f"the checkpoint's optimizer state does not fit "
+                                 f"({config.optimizer}): {exc}") from None
         if ckpt.get("scaler") and scaler.is_enabled():
             scaler.load_state_dict(ckpt["scaler"])
 
@@ -295,7 +205,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                    "total_steps": total_steps, "step": step, "batch_size": bs,
                    "memory": memory.to_dict() if memory else None,
                    "memory_text": memory.text() if memory else "unknown",
-                   "data": ds.describe(), "messages": list(ds.messages),
+                   "data": ds.describe(), "messages": list(ds.messages) + notes,
                    "classes": list(ds.classes)})
 
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -347,14 +257,10 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-            except OOM_ERRORS:
-                status, message = "oom", _oom_message(device, bs, epoch + 1, b + 1, adtype,
-                                                      last_path)
-                break
-            except RuntimeError as exc:
-                if "out of memory" not in str(exc).lower():
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc):
                     raise
-                status, message = "oom", _oom_message(device, bs, epoch + 1, b + 1, adtype,
+                status, message = "oom", oom_message(device, bs, epoch + 1, b + 1, adtype,
                                                       last_path)
                 break
             k = yb.shape[0]
@@ -368,7 +274,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                 if sync_every_batch:
                     if not math.isfinite(ld.item()):
                         status = "nan"
-                        message = _nan_message(ld.item(), step, epoch + 1, b + 1, lr, last_path)
+                        message = nan_message(ld.item(), step, epoch + 1, b + 1, lr, last_path)
                         break
                 else:
                     bad_step = torch.where((bad_step < 0) & ~torch.isfinite(ld),
@@ -380,7 +286,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
                 last_report = now
                 if not sync_every_batch and (bad := int(bad_step)) >= 0:
                     status = "nan"
-                    message = _nan_message(float("nan"), bad, epoch + 1,
+                    message = nan_message(float("nan"), bad, epoch + 1,
                                            bad - first_step, lr, last_path)
                     break
                 elapsed = now - run_start
@@ -403,13 +309,15 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
         train_seconds = time.perf_counter() - t0
         if not math.isfinite(train_loss):
             status = "nan"
-            message = _nan_message(train_loss, step, epoch + 1, b + 1, lr, last_path)
+            message = nan_message(train_loss, step, epoch + 1, b + 1, lr, last_path)
             break
         tv = time.perf_counter()
         try:
             ev = evaluate(model, val, prep, device, adtype, ds.num_classes, bs * 2)
-        except OOM_ERRORS:
-            status, message = "oom", _oom_message(device, bs * 2, epoch + 1, 0, adtype,
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            status, message = "oom", oom_message(device, bs * 2, epoch + 1, 0, adtype,
                                                   last_path, evaluating=True)
             break
         last_val_seconds = time.perf_counter() - tv
@@ -502,24 +410,3 @@ def _payload(model, optimizer, scaler, config, graph, ds, epoch, step, history, 
                               if config.normalize and ds.mean is not None else None),
             "history": history, "best_val_acc": best_acc, "best_epoch": best_epoch,
             "rng": rng}
-
-
-def _nan_message(value: float, step: int, epoch: int, batch: int, lr: float,
-                 last_path: str | None) -> str:
-    what = "NaN" if math.isnan(value) else ("infinite" if math.isinf(value) else "not finite")
-    return (f"the loss became {what} at step {step} (epoch {epoch}, batch {batch}) — the run "
-            f"stopped; lower the learning rate (it was {lr:.3g}) or add BatchNorm"
-            + (f"; the last checkpoint ({last_path}) is kept" if last_path else ""))
-
-
-def _oom_message(device: torch.device, bs: int, epoch: int, batch: int, adtype, last_path,
-                 evaluating: bool = False) -> str:
-    what = "the GPU" if device.type == "cuda" else device.type.upper()
-    where = (f"evaluating after epoch {epoch}" if evaluating
-             else f"epoch {epoch}, batch {batch}")
-    hints = [f"try batch size {max(1, bs // 2)}"]
-    if device.type == "cuda" and adtype is None:
-        hints.append("turn mixed precision on")
-    return (f"{what} ran out of memory at batch size {bs} ({where}) — "
-            + " or ".join(hints) + "; nothing else was lost"
-            + (f", the last checkpoint ({last_path}) is kept" if last_path else ""))

@@ -205,3 +205,21 @@ def _peak(order: list[NodeMemory], step_temporaries: int) -> int:
         peak = max(peak, resident + acts + grads + m.working)
         acts -= m.activations
     return max(peak, resident + grads + step_temporaries)
+
+
+# What the allocators say when they run out: CUDA raises OutOfMemoryError, the CPU
+# allocator a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory: you tried
+# to allocate …"), MPS "MPS backend out of memory", numpy and Python MemoryError.
+_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory",
+              "failed to allocate", "not enough memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` says some device ran out of memory (any device, any allocator)."""
+    if isinstance(exc, MemoryError):
+        return True
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    if isinstance(exc, (oom, torch.cuda.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _OOM_WORDS)
+

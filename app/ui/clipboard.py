@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
 from app.project import FORMAT, VERSION, check_project
+from app.project_check import normalised
 
 MIME = "application/x-netcanvas-graph"
 
@@ -68,11 +69,11 @@ def from_mime(mime: QMimeData | None) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # another program's text: anything can be in it
         return None
     if not isinstance(data, dict) or check_project(data) or not data.get("nodes"):
         return None
-    return data
+    return normalised(data)  # "edges" may be left out, as in a file
 
 
 def copy(graph, node_ids) -> dict[str, Any] | None:

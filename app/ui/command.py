@@ -102,7 +102,8 @@ def run(args) -> int:
         try:
             graph = load_project(args.file)
         except ProjectError as exc:
-            print(f"netcanvas: {exc}", file=sys.stderr)
+            from app.cli import project_error_text
+            print(f"netcanvas: {project_error_text(exc)}", file=sys.stderr)
             return 2
     own_app = QApplication.instance() is None
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.graph import NetGraph, fmt_shape
 from app.summary import human
 
-from . import files
+from . import files, safety
 from .composite_ops import BreadcrumbBar, CompositeOpsMixin
 from .document import Document
 from .edit_ops import EditOpsMixin
@@ -61,6 +61,7 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         super().__init__()
         self.setObjectName("NetCanvasMain")
         self.doc = Document(parent=self)
+        safety.install(self)  # a bug in an edit: a dialog, and the project as it was
         self.scene = GraphScene(self.doc, self)
         self.view = CanvasView(self.scene, self)
         self.breadcrumb = BreadcrumbBar(self)
