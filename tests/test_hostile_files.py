@@ -181,7 +181,13 @@ def nested(depth: int) -> dict:
 def test_nesting_has_a_documented_limit_with_a_message():
     g = project_from_dict(nested(MAX_NESTING))
     assert not g.problems() and g.info["b"].output_shape == (4,)
-    summary_text(g)  # the nested summary walks all 16 levels
+    summary_text(g)  # the nested summary walks every level
+    # the limit is one a model can have: it compiles and runs (torch's forward recurses once
+    # per level, so much deeper would exhaust Python's stack)
+    import torch
+
+    from app.compile import compile_graph
+    assert tuple(compile_graph(g)(torch.zeros(2, 4)).shape) == (2, 4)
     t = time.perf_counter()
     msg = refusal(nested(300))  # was a RecursionError
     assert "nested 300 deep (B299 ▸ B298" in msg and f"at most {MAX_NESTING} levels" in msg

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 MAX_MODULES = 100_000  # blocks after repeats and nesting
 MAX_PARAMS = 2 ** 31
 MAX_ACTIVATION_BYTES = 2 ** 34  # 16 GiB of activations for one sample
-MAX_NESTING = 16  # blocks inside blocks inside blocks …
+MAX_NESTING = 100  # blocks inside blocks …: compiled modules nest as deep, and torch's forward recurses
 
 Body = list[tuple[str, int]]  # (type, repeat) of each node
 
