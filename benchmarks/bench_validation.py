@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app.graph.analysis as analysis  # noqa: E402
 from app.graph import NetGraph  # noqa: E402
 from app.graph.analysis import clear_cache  # noqa: E402
+from app.graph.cost import MAX_NESTING  # noqa: E402
 from app.graph.oracle import meta_stats  # noqa: E402
+from app.project import ProjectError, project_from_dict  # noqa: E402
 
 FILTERS = [16, 32, 64, 128]
 
@@ -243,10 +245,19 @@ def main() -> None:
             "≤ 300 ms", base_repeat=1, setup=clear_cache)
     print(f"  {'… the same chain from a file (load_project, its checks too)':<56} "
           f"{file_load_time(chain)}")
-    for depth in (50, 200):
+    for depth in (50, MAX_NESTING):
         data = nested_project(depth)
         compare(f"nested composite blocks, depth {depth}", lambda data=data: loaded(data), n,
-                "≤ 200 ms" if depth == 200 else "", base_repeat=1, setup=clear_cache)
+                "≤ 200 ms" if depth == MAX_NESTING else "", base_repeat=1, setup=clear_cache)
+    data = nested_project(200)  # past the nesting limit: how fast the refusal comes
+    t = time.perf_counter()
+    try:
+        project_from_dict(data)
+        refusal = "accepted?!"
+    except ProjectError as exc:
+        refusal = exc.problems[0][:60] + "…"
+    print(f"  {'nested 200 deep, refused by the loader':<56} "
+          f"{ms(time.perf_counter() - t)}  ({refusal})")
 
     print("re-validation after one edit (a new value each time, so nothing is cached)")
     for size in (500, 10_000):

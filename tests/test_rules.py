@@ -198,9 +198,10 @@ def nested(depth: int):
 
 
 def test_deeply_nested_blocks_measure_without_recursion():
-    """300 levels, deeper than a recursive walk could go, and an edit at the bottom
-    reaches the top."""
-    g, top = nested(300)
+    """As deep as a project may nest (MAX_NESTING levels), measured with an explicit
+    stack, and an edit at the bottom reaches the top."""
+    from app.graph.cost import MAX_NESTING
+    g, top = nested(MAX_NESTING)
     assert g.info[top].output_shape == (4, 8, 8)
     assert (g.info[top].params, g.info[top].macs) == (4 * 4 * 9 + 4, 8 * 8 * 9 * 4 * 4)
     g.definitions["L0"].body.set_param("c", "kernel_size", 1)
