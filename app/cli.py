@@ -21,6 +21,8 @@ FEATURE_COMMANDS = {
     "gui": ("app.ui.command", "open the editor (on the built-in example without FILE)"),
     "export": ("app.export.command", "export to Python, ONNX, weights or a diagram"),
     "train": ("app.train.command", "train the network on digits, an image folder or .npz"),
+    "runs": ("app.train.runs_command", "list a project's training runs side by side"),
+    "inspect": ("app.inspect.command", "feature maps or Grad-CAM of a node for one image"),
 }
 
 

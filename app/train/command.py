@@ -153,6 +153,7 @@ def run(args) -> int:
     from .data import DataError
     from .loop import TrainError, train
     from .precise_bn import describe as describe_bn
+    from .runs import recording
 
     as_json = args.json
 
@@ -230,6 +231,7 @@ def run(args) -> int:
             print("netcanvas train: stopping after this batch (Ctrl-C again to abort)…",
                   file=sys.stderr)
         old_handler = signal.signal(signal.SIGINT, on_sigint)
+    callback = recording(callback, config.out_dir, graph, config, project=args.file)
     try:
         result = train(graph, config, callback=callback, cancel=cancel,
                        resume=checkpoint, save_on_cancel=True)
