@@ -83,11 +83,11 @@ def test_cli_logs_and_switches_it(tmp_path, capsys):
     path = tmp_path / "tiny.json"
     save_project(tiny(), path)
     base = (path, "--epochs", 1, "--max-steps", 4, "--device", "cpu")
-    code, out, err = run_cli(*base, "--precise-bn-batches", 3, "--out", tmp_path / "a",
+    code, _, err = run_cli(*base, "--precise-bn-batches", 3, "--out", tmp_path / "a",
                              capsys=capsys)
     assert code == 0, err
     assert "precise-BN: re-estimated 1 BatchNorm layer(s) on 3 batch(es)" in err
-    code, out, err = run_cli(*base, "--no-precise-bn", "--out", tmp_path / "b", capsys=capsys)
+    code, _, err = run_cli(*base, "--no-precise-bn", "--out", tmp_path / "b", capsys=capsys)
     assert code == 0 and "precise-BN" not in err
     assert load_checkpoint(tmp_path / "b" / "last.pt")["config"]["precise_bn"] is False
     with pytest.raises(SystemExit) as exc:  # argparse: a usage message, exit code 2
