@@ -4,18 +4,12 @@ import argparse
 
 import pytest
 import torch
-from helpers import chain
+from helpers import chain, tiny_net
 
 from app.project import save_project
 from app.train import TrainConfig, command, load_checkpoint, load_dataset, train
 from app.train.data import BatchPrep
 from app.train.precise_bn import batchnorm_layers
-
-
-def tiny():
-    g, _ = chain(("Conv2d", {"filters": 8, "batch_norm": True}), "GlobalAvgPool",
-                 ("Linear", {"units": 10}), shape=(1, 8, 8), name="tiny")
-    return g
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +38,8 @@ def bn_input_stats(model, ds):
 
 
 def test_saved_stats_describe_the_current_weights(tmp_path, digits8):
-    res_p = train(tiny(), config(tmp_path / "p", precise_bn_batches=100), dataset=digits8)
-    res_b = train(tiny(), config(tmp_path / "b", precise_bn=False), dataset=digits8)
+    res_p = train(tiny_net(), config(tmp_path / "p", precise_bn_batches=100), dataset=digits8)
+    res_b = train(tiny_net(), config(tmp_path / "b", precise_bn=False), dataset=digits8)
     # same seed, same weights: precise-BN draws from its own generator, not training's
     wp, wb = res_p.model.state_dict(), res_b.model.state_dict()
     for k in wp:
@@ -81,7 +75,7 @@ def run_cli(*argv, capsys):
 
 def test_cli_logs_and_switches_it(tmp_path, capsys):
     path = tmp_path / "tiny.json"
-    save_project(tiny(), path)
+    save_project(tiny_net(), path)
     base = (path, "--epochs", 1, "--max-steps", 4, "--device", "cpu")
     code, _, err = run_cli(*base, "--precise-bn-batches", 3, "--out", tmp_path / "a",
                              capsys=capsys)

@@ -1,17 +1,11 @@
 """Runs side by side: run.json in every run folder, and `netcanvas runs PROJECT`."""
 import json
 
-from helpers import chain
+from helpers import tiny_net
 
 from app import cli
 from app.project import save_project
 from app.train.runs import RUN_FILE, graph_changes
-
-
-def tiny(filters=8):
-    g, _ = chain(("Conv2d", {"filters": filters, "batch_norm": True}), "GlobalAvgPool",
-                 ("Linear", {"units": 10}), shape=(1, 8, 8), name="tiny")
-    return g
 
 
 def train(project, out, *extra, capsys):
@@ -23,7 +17,7 @@ def train(project, out, *extra, capsys):
 
 def test_each_run_keeps_its_record_and_runs_compares_them(tmp_path, capsys):
     project = tmp_path / "tiny.json"
-    save_project(tiny(), project)
+    save_project(tiny_net(), project)
     train(project, tmp_path / "runs" / "a", capsys=capsys)
     rec = json.loads((tmp_path / "runs" / "a" / RUN_FILE).read_text())
     assert rec["status"] == "finished" and rec["config"]["batch_size"] == 32
@@ -32,7 +26,7 @@ def test_each_run_keeps_its_record_and_runs_compares_them(tmp_path, capsys):
     assert sum(map(sum, rec["confusion_matrix"])) == 360
     assert rec["graph"]["nodes"][1]["params"]["filters"] == 8
 
-    save_project(tiny(filters=16), project)  # change the graph and a setting
+    save_project(tiny_net(filters=16), project)  # change the graph and a setting
     train(project, tmp_path / "runs" / "b", "--lr", "0.01", capsys=capsys)
     (tmp_path / "runs" / "junk").mkdir()  # a folder without a record is skipped
     assert cli.main(["runs", str(project)]) == 0
@@ -48,7 +42,7 @@ def test_each_run_keeps_its_record_and_runs_compares_them(tmp_path, capsys):
 
 def test_no_runs_and_missing_project(tmp_path, capsys):
     project = tmp_path / "p.json"
-    save_project(tiny(), project)
+    save_project(tiny_net(), project)
     assert cli.main(["runs", str(project)]) == 0
     assert "no runs of" in capsys.readouterr().err
     assert cli.main(["runs", str(tmp_path / "nope.json")]) == 2
@@ -56,8 +50,8 @@ def test_no_runs_and_missing_project(tmp_path, capsys):
 
 
 def test_graph_changes_names_what_changed():
-    a = tiny().to_dict()
-    g = tiny(filters=4)
+    a = tiny_net().to_dict()
+    g = tiny_net(filters=4)
     n = g.add_node("Dropout", {"rate": 0.5})
     b = g.to_dict()
     changes = graph_changes(a, b)

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from dataclasses import fields
-from datetime import datetime
 from pathlib import Path
 
 from .config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
@@ -136,7 +135,8 @@ def config_from_args(args, project: Path, checkpoint: dict | None = None) -> Tra
     if out is None and args.resume:
         out = str(Path(args.resume).resolve().parent)
     if out is None and not args.export_script:
-        out = str(Path("runs") / f"{project.stem}-{datetime.now():%Y%m%d-%H%M%S}")
+        from .runs import new_run_dir
+        out = str(new_run_dir(project, "runs"))
     values["out_dir"] = out
     return TrainConfig.from_dict(values)
 

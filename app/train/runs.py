@@ -166,3 +166,16 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]
               for row in body]
     return "\n".join(lines)
+
+
+def new_run_dir(project: str | Path, root: str | Path | None = None) -> Path:
+    """A fresh folder name for a run: ROOT/<project stem>-<date>-<time> (ROOT: runs/ beside
+    the project); -2, -3… when two runs start within the same second."""
+    from datetime import datetime
+    project = Path(project)
+    root = Path(root) if root is not None else project.parent / "runs"
+    base = root / f"{project.stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, i = base, 2
+    while path.exists():
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
