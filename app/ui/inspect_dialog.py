@@ -122,7 +122,7 @@ class InspectDialog(QDialog):
         lay.addWidget(self.error_label)
         lay.addWidget(scroll, 1)
         lay.addLayout(buttons)
-        self.resize(760, 560 if mode == MAPS else 420)
+        self.resize(780, 560 if mode == MAPS else 470)
 
     # ---- choices ----------------------------------------------------------------------
     def _fill_weights(self, project, weights: str | None) -> None:
