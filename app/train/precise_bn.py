@@ -30,8 +30,9 @@ def update_bn_stats(model: nn.Module, x: torch.Tensor, prep, device: torch.devic
                     seed: int = 0) -> dict[str, Any]:
     """Reset every BatchNorm's running stats and re-estimate them on `batches` batches of
     `x` (training inputs, not augmented: the statistics should describe what evaluation
-    will see). Samples come from a private generator, so the training run's random stream,
-    and with it the trained weights, are the same with and without precise-BN."""
+    will see). Samples come from a private generator and dropout is off, so the training
+    run's random stream, and with it the trained weights, are the same with and without
+    precise-BN."""
     layers = batchnorm_layers(model)
     t0 = time.perf_counter()
     if not layers or batches < 1 or len(x) == 0:
@@ -47,7 +48,11 @@ def update_bn_stats(model: nn.Module, x: torch.Tensor, prep, device: torch.devic
     for m in layers:
         m.reset_running_stats()
         m.momentum = None  # None: cumulative average over the batches seen since the reset
-    model.train()
+    # only the BatchNorms train: dropout stays off, so the statistics describe the network
+    # that is evaluated, and it draws nothing from the random stream training uses next
+    model.eval()
+    for m in layers:
+        m.train()
     seen = used = 0
     try:
         for b in range(batches):
