@@ -3,19 +3,19 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtWidgets import QApplication, QMenu  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMenu
 
 # a QApplication before anything can make a plain QGuiApplication (see test_ui_editor)
 _APP = QApplication.instance() or QApplication([])
 
-import numpy as np  # noqa: E402
-from helpers import MEAN, STD, picture, quadrant_net  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from helpers import MEAN, STD, picture, quadrant_net
+from PIL import Image
 
-from app.project import save_project  # noqa: E402
-from app.train.checkpoint import save_checkpoint  # noqa: E402
-from app.ui.inspect_dialog import CAM, MAPS, InspectDialog, add_inspect_actions  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
+from app.project import save_project
+from app.train.checkpoint import save_checkpoint
+from app.ui.inspect_dialog import CAM, MAPS, InspectDialog, add_inspect_actions
+from app.ui.main_window import MainWindow
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_grad_cam_dialog_finds_the_runs_weights_and_explains_a_class(qtbot, trai
 
 
 def test_feature_maps_dialog_and_its_errors(qtbot, trained, tmp_path):
-    project, g, ids = trained
+    _, g, ids = trained
     dlg = InspectDialog(g, ids[1], MAPS, project=None)
     qtbot.addWidget(dlg)
     assert not dlg.update_picture()  # no project, no run: it says what to do
