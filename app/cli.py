@@ -28,6 +28,8 @@ FEATURE_COMMANDS = {
     "export": ("app.export.command", "export to Python, ONNX, weights or a diagram"),
     "train": ("app.train.command", "train the network on digits, an image folder or .npz"),
     "diff": ("app.diff", "what changed between two projects (exit 0 same, 1 different)"),
+    "runs": ("app.train.runs_command", "list a project's training runs side by side"),
+    "inspect": ("app.inspect.command", "feature maps or Grad-CAM of a node for one image"),
 }
 
 

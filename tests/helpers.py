@@ -1,4 +1,7 @@
 """Small builders shared by the tests."""
+import torch
+
+from app.compile import compile_graph
 from app.graph import NetGraph
 
 
@@ -12,3 +15,45 @@ def chain(*layers, shape=(3, 32, 32), name="test"):
         g.connect(ids[-1], n)
         ids.append(n)
     return g, ids
+
+
+def tiny_net(filters=8, units=10):
+    """Conv2d(BatchNorm) → GlobalAvgPool → Linear on 1×8×8: trains on digits in moments."""
+    g, _ = chain(("Conv2d", {"filters": filters, "batch_norm": True}), "GlobalAvgPool",
+                 ("Linear", {"units": units}), shape=(1, 8, 8), name="tiny")
+    return g
+
+
+MEAN, STD = [0.5], [0.5]
+
+
+def quadrant_net():
+    """1×8×8 → 1×1 conv (ch0 = relu(x), ch1 = relu(-x)) → Flatten → Linear(2), where class 0
+    reads ch0 in the top-left quadrant only and class 1 reads ch1 in the bottom-right only:
+    each answer depends on one quadrant and on nothing else."""
+    g, ids = chain(("Conv2d", {"filters": 2, "kernel_size": 1, "activation": "relu"}),
+                   "Flatten", ("Linear", {"units": 2}), shape=(1, 8, 8), name="quadrants")
+    model = compile_graph(g)
+    sd = model.state_dict()
+    conv_w = next(k for k in sd if k.endswith("weight") and sd[k].ndim == 4)
+    lin_w = next(k for k in sd if k.endswith("weight") and sd[k].ndim == 2)
+    with torch.no_grad():
+        sd[conv_w].copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
+        for k in sd:
+            if k.endswith("bias"):
+                sd[k].zero_()
+        w = torch.zeros(2, 2, 8, 8)
+        w[0, 0, :4, :4] = 1.0   # class 0 ← bright top-left
+        w[1, 1, 4:, 4:] = 1.0   # class 1 ← dark bottom-right
+        sd[lin_w].copy_(w.flatten(1))
+    model.load_state_dict(sd)
+    model.eval()
+    return g, ids, model
+
+
+def picture(tl=1.0, br=0.0):
+    """Grey (0.5, which normalises to 0) with a top-left and a bottom-right square."""
+    x = torch.full((1, 8, 8), 0.5)
+    x[0, :4, :4] = tl
+    x[0, 4:, 4:] = br
+    return x

@@ -44,7 +44,8 @@ def test_json_lines_and_checkpoint(tiny_project, tmp_path, capsys):
     assert code == 0, err
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert [set(r) for r in lines[:2]] == [{"epoch", "train_loss", "train_acc", "val_loss",
-                                            "val_acc", "seconds"}] * 2
+                                            "val_acc", "seconds", "precise_bn"}] * 2
+    assert lines[0]["precise_bn"]["layers"] == 1 and lines[0]["precise_bn"]["batches"] > 0
     final = lines[-1]
     assert final["final"] and final["status"] == "finished"
     assert final["checkpoint"] == str(out_dir / "last.pt") and Path(final["checkpoint"]).exists()

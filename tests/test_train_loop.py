@@ -137,7 +137,7 @@ class Faulty(nn.Module):
 
     def forward(self, x):
         out = self.inner(x)
-        if self.training:
+        if self.training and torch.is_grad_enabled():  # not precise-BN's no-grad passes
             self.calls += 1
             if self.calls == self.at:
                 if self.exc is not None:

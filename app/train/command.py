@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from dataclasses import fields
-from datetime import datetime
 from pathlib import Path
 
 from .config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
@@ -89,6 +88,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-smoothing", type=_float(0, 1), metavar="X",
                    help=f"(default {_D['label_smoothing']})")
     g.add_argument("--seed", type=int, help=f"(default {_D['seed']})")
+    g.add_argument("--no-precise-bn", dest="precise_bn", action="store_false", default=None,
+                   help="evaluate with BatchNorm's running averages as training left them")
+    g.add_argument("--precise-bn-batches", type=_positive_int, metavar="N",
+                   help="re-estimate BatchNorm statistics on N training batches before each "
+                        f"evaluation (default {_D['precise_bn_batches']})")
     g.add_argument("--max-steps", type=_positive_int, metavar="N",
                    help="stop after N optimizer steps (a quick try)")
     g = p.add_argument_group("machine and output")
@@ -111,7 +115,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # options whose TrainConfig field has the same name (dashes → underscores)
 _FIELDS = ("data", "val_data", "val_fraction", "augment", "flip", "normalize", "epochs",
            "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
-           "step_size", "gamma", "label_smoothing", "seed", "amp", "channels_last")
+           "step_size", "gamma", "label_smoothing", "seed", "amp", "channels_last",
+           "precise_bn", "precise_bn_batches")
 
 
 def config_from_args(args, project: Path, checkpoint: dict | None = None) -> TrainConfig:
@@ -130,7 +135,8 @@ def config_from_args(args, project: Path, checkpoint: dict | None = None) -> Tra
     if out is None and args.resume:
         out = str(Path(args.resume).resolve().parent)
     if out is None and not args.export_script:
-        out = str(Path("runs") / f"{project.stem}-{datetime.now():%Y%m%d-%H%M%S}")
+        from .runs import new_run_dir
+        out = str(new_run_dir(project, "runs"))
     values["out_dir"] = out
     return TrainConfig.from_dict(values)
 
@@ -147,6 +153,8 @@ def run(args) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
     from .loop import TrainError, train
+    from .precise_bn import describe as describe_bn
+    from .runs import recording
 
     as_json = args.json
 
@@ -184,6 +192,8 @@ def run(args) -> int:
     bar = _Progress(sys.stderr, quiet=False)
     started = time.perf_counter()
 
+    bn_logged: list[bool] = []
+
     def callback(event: str, d: dict) -> None:
         if event == "start":
             bar.clear()
@@ -200,10 +210,13 @@ def run(args) -> int:
         elif event == "epoch_end":
             bar.clear()
             row = {k: d[k] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                     "seconds")}
+                                     "seconds", "precise_bn")}
             if as_json:
                 print(json.dumps(row), flush=True)
             else:
+                if d.get("precise_bn") and not bn_logged:  # once: it is the same each epoch
+                    bn_logged.append(True)
+                    print(describe_bn(d["precise_bn"]), file=sys.stderr)
                 print(f"epoch {d['epoch']}/{d['epochs']}  train loss {d['train_loss']:.4f} "
                       f"acc {d['train_acc']:.1%}  val loss {d['val_loss']:.4f} "
                       f"acc {d['val_acc']:.1%}  {d['seconds']:.1f} s"
@@ -219,6 +232,7 @@ def run(args) -> int:
             print("netcanvas train: stopping after this batch (Ctrl-C again to abort)…",
                   file=sys.stderr)
         old_handler = signal.signal(signal.SIGINT, on_sigint)
+    callback = recording(callback, config.out_dir, graph, config, project=args.file)
     try:
         result = train(graph, config, callback=callback, cancel=cancel,
                        resume=checkpoint, save_on_cancel=True)

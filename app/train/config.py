@@ -37,6 +37,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     max_steps: int | None = None    # stop after this many optimizer steps (smoke runs)
+    precise_bn: bool = True         # re-estimate BatchNorm stats before each evaluation
+    precise_bn_batches: int = 16    # … on this many training batches
     # machine
     device: str = "auto"
     amp: bool = True                # CUDA only: bf16 where supported, else fp16 + GradScaler
@@ -71,6 +73,8 @@ class TrainConfig:
             p.append("the one-cycle warm-up fraction must be between 0 and 1")
         if self.max_steps is not None and self.max_steps < 1:
             p.append("max steps must be at least 1")
+        if self.precise_bn_batches < 1:
+            p.append("precise-BN needs at least 1 batch")
         if self.crop_padding is not None and self.crop_padding < 0:
             p.append("crop padding cannot be negative")
         return p

@@ -39,6 +39,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import BatchPrep, Dataset, Split, load_dataset
 from .memory import MemoryEstimate, estimate_memory, is_out_of_memory
+from .precise_bn import update_bn_stats
 from .runtime import (
     TrainError,
     amp_dtype,
@@ -102,6 +103,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     problems = config.problems()
     if problems:
         raise TrainError("; ".join(problems))
+    torch.manual_seed(config.seed)  # the seed decides the initial weights too
     model = compile_graph(graph)
     in_shape = tuple(graph.info[graph.input_nodes()[0]].output_shape)
     ckpt = None
@@ -313,6 +315,8 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
             break
         tv = time.perf_counter()
         try:
+            bn = (update_bn_stats(model, tr_x, prep, device, adtype, config.precise_bn_batches,
+                                  bs, seed=config.seed + epoch) if config.precise_bn else None)
             ev = evaluate(model, val, prep, device, adtype, ds.num_classes, bs * 2)
         except (RuntimeError, MemoryError) as exc:
             if not is_out_of_memory(exc):
@@ -331,7 +335,8 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": ev["loss"], "val_acc": ev["accuracy"],
                "seconds": time.perf_counter() - t0, "train_seconds": train_seconds,
-               "samples_per_s": seen / max(1e-9, train_seconds), "lr": lr, "step": step}
+               "samples_per_s": seen / max(1e-9, train_seconds), "lr": lr, "step": step,
+               "precise_bn": bn}
         history.append({**row, "eval": ev})
         if out_dir is not None:
             payload = _payload(model, optimizer, scaler, config, graph, ds, epoch, step,

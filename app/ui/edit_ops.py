@@ -172,6 +172,9 @@ class EditOpsMixin:
                              self.delete_action, self.dissolve_action])
             menu.addSeparator()
             menu.addAction(self.group_action)
+            # feature maps and Grad-CAM of this node (imported when asked: Pillow, torch)
+            from app.ui.inspect_dialog import add_inspect_actions
+            add_inspect_actions(menu, self, item.node_id)
         elif isinstance(item, EdgeItem):
             menu.addAction(icon("delete"), "Delete Connection", lambda: self.doc.delete([], [item.key]))
             ins = menu.addMenu("Insert Block Here")

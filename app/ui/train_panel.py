@@ -19,16 +19,12 @@ from typing import Any
 from PySide6.QtCore import (
     QCoreApplication,
     QObject,
-    QPointF,
-    QRectF,
-    QSize,
     Qt,
     QThread,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -43,7 +39,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -51,11 +46,11 @@ from PySide6.QtWidgets import (
 
 from app.graph import NetGraph
 from app.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from app.ui.train_plots import ConfusionMatrixWidget, CurvesWidget
+from app.ui.train_runs import RunsList
 
 from .fields import guard_wheel
 
-TRAIN_COLOR = QColor("#2F7FD8")
-VAL_COLOR = QColor("#E07B17")
 ERROR_COLOR = "#D93025"
 
 SOURCES = (("digits", "Digits (built in, 1,797 images)"), ("folder", "Image folder…"),
@@ -104,16 +99,20 @@ class TrainWorker(QObject):
     done = Signal(object)         # TrainResult
 
     def __init__(self, graph: NetGraph, config: TrainConfig, cancel: threading.Event,
-                 resume: str | None = None):
+                 resume: str | None = None, project: str | None = None):
         super().__init__()
         self.graph, self.config, self.cancel, self.resume = graph, config, cancel, resume
+        self.project = project
 
     @Slot()
     def run(self) -> None:
         from app.compile import CompileError
         from app.train import CheckpointError, DataError, TrainError, train
+        from app.train.runs import recording
+        callback = recording(self.event.emit, self.config.out_dir, self.graph, self.config,
+                             project=self.project)  # run.json, as the CLI writes it
         try:
-            result = train(self.graph, self.config, callback=self.event.emit,
+            result = train(self.graph, self.config, callback=callback,
                            cancel=self.cancel, resume=self.resume)
         except (CompileError, DataError, TrainError, CheckpointError) as exc:
             self.failed.emit(str(exc))
@@ -121,221 +120,6 @@ class TrainWorker(QObject):
             self.failed.emit(f"training failed: {type(exc).__name__}: {exc}")
         else:
             self.done.emit(result)
-
-
-# ---- curves ----------------------------------------------------------------------------
-
-class CurvesWidget(QWidget):
-    """Loss and accuracy against epochs, train (running, per report) and validation."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setMinimumHeight(150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.clear()
-
-    def sizeHint(self) -> QSize:
-        return QSize(320, 170)
-
-    def clear(self, epochs: int = 1) -> None:
-        self.epochs = max(1, epochs)
-        self.train_loss: list[tuple[float, float]] = []
-        self.train_acc: list[tuple[float, float]] = []
-        self.val_loss: list[tuple[float, float]] = []
-        self.val_acc: list[tuple[float, float]] = []
-        self.update()
-
-    def add_train(self, x: float, loss: float, acc: float) -> None:
-        if math.isfinite(loss):
-            self.train_loss.append((x, loss))
-        self.train_acc.append((x, acc))
-        self.update()
-
-    def add_val(self, x: float, loss: float, acc: float) -> None:
-        if math.isfinite(loss):
-            self.val_loss.append((x, loss))
-        self.val_acc.append((x, acc))
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = self.palette()
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        r = QRectF(self.rect()).adjusted(4, 4, -4, -4)
-        legend_h = 16
-        half = (r.width() - 8) / 2
-        loss_r = QRectF(r.left(), r.top(), half, r.height() - legend_h)
-        acc_r = QRectF(r.left() + half + 8, r.top(), half, r.height() - legend_h)
-        losses = [y for _, y in self.train_loss + self.val_loss]
-        top = max(losses) if losses else 1.0
-        self._plot(p, loss_r, "Loss", [(self.train_loss, TRAIN_COLOR), (self.val_loss, VAL_COLOR)],
-                   0.0, max(top * 1.05, 1e-3), lambda v: f"{v:.2g}")
-        self._plot(p, acc_r, "Accuracy", [(self.train_acc, TRAIN_COLOR), (self.val_acc, VAL_COLOR)],
-                   0.0, 1.0, lambda v: f"{v:.0%}")
-        # legend
-        y = r.bottom() - legend_h / 2
-        x = r.left() + 4
-        p.setFont(self._small())
-        for name, color in (("train", TRAIN_COLOR), ("validation", VAL_COLOR)):
-            p.setPen(QPen(color, 2))
-            p.drawLine(QPointF(x, y), QPointF(x + 16, y))
-            p.setPen(pal.color(QPalette.ColorRole.Text))
-            p.drawText(QPointF(x + 20, y + 4), name)
-            x += 28 + p.fontMetrics().horizontalAdvance(name) + 10
-        p.end()
-
-    def _small(self) -> QFont:
-        f = QFont(self.font())
-        f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
-        return f
-
-    def _plot(self, p: QPainter, r: QRectF, title: str, series, lo: float, hi: float,
-              fmt) -> None:
-        pal = self.palette()
-        text = pal.color(QPalette.ColorRole.Text)
-        grid = QColor(text)
-        grid.setAlpha(40)
-        p.setFont(self._small())
-        fm = p.fontMetrics()
-        label_w = max(fm.horizontalAdvance(fmt(hi)), fm.horizontalAdvance(fmt(lo))) + 4
-        plot = QRectF(r.left() + label_w, r.top() + fm.height() + 2,
-                      r.width() - label_w - 2, r.height() - 2 * fm.height() - 4)
-        p.setPen(text)
-        p.drawText(QRectF(r.left(), r.top(), r.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignHCenter, title)
-        if plot.width() < 10 or plot.height() < 10:
-            return
-        p.setPen(QPen(grid, 1))
-        for i in range(5):
-            yy = plot.top() + plot.height() * i / 4
-            p.drawLine(QPointF(plot.left(), yy), QPointF(plot.right(), yy))
-        p.drawRect(plot)
-        p.setPen(text)
-        p.drawText(QRectF(r.left(), plot.top() - fm.height() / 2, label_w - 3, fm.height()),
-                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, fmt(hi))
-        p.drawText(QRectF(r.left(), plot.bottom() - fm.height() / 2, label_w - 3, fm.height()),
-                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, fmt(lo))
-        p.drawText(QRectF(plot.left(), plot.bottom() + 1, plot.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignLeft, "0")
-        p.drawText(QRectF(plot.left(), plot.bottom() + 1, plot.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignRight, f"epoch {self.epochs}")
-        span = max(hi - lo, 1e-12)
-
-        def at(x: float, y: float) -> QPointF:
-            return QPointF(plot.left() + plot.width() * min(max(x / self.epochs, 0), 1),
-                           plot.bottom() - plot.height() * min(max((y - lo) / span, 0), 1))
-
-        for points, color in series:
-            if not points:
-                continue
-            p.setPen(QPen(color, 1.8))
-            if len(points) == 1:
-                p.setBrush(color)
-                p.drawEllipse(at(*points[0]), 2.5, 2.5)
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                continue
-            path = QPainterPath(at(*points[0]))
-            for pt in points[1:]:
-                path.lineTo(at(*pt))
-            p.drawPath(path)
-            if color == VAL_COLOR:  # validation points are few: mark them
-                p.setBrush(color)
-                for pt in points:
-                    p.drawEllipse(at(*pt), 2.5, 2.5)
-                p.setBrush(Qt.BrushStyle.NoBrush)
-
-
-# ---- confusion matrix ----------------------------------------------------------------------
-
-class ConfusionMatrixWidget(QWidget):
-    """A heat map of the confusion matrix, rows = true class, columns = predicted."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.matrix: list[list[int]] = []
-        self.classes: list[str] = []
-        self.setMinimumHeight(120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-
-    def sizeHint(self) -> QSize:
-        return QSize(320, 300)
-
-    def set_matrix(self, matrix: list[list[int]], classes: list[str]) -> None:
-        self.matrix = [list(map(int, row)) for row in matrix]
-        self.classes = [str(c) for c in classes]
-        self.update()
-
-    def clear(self) -> None:
-        self.set_matrix([], [])
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = self.palette()
-        text = pal.color(QPalette.ColorRole.Text)
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        f = QFont(self.font())
-        f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
-        p.setFont(f)
-        fm = p.fontMetrics()
-        k = len(self.matrix)
-        if not k:
-            p.setPen(text)
-            p.drawText(QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter,
-                       "The confusion matrix appears after an epoch.")
-            p.end()
-            return
-        show_labels = k <= 30
-        label_w = (max(fm.horizontalAdvance(c) for c in self.classes) + 6) if show_labels else 0
-        label_w = min(label_w, 80)
-        top_h = fm.height() + 4
-        side = min(self.width() - label_w - 8 - fm.height(),
-                   self.height() - top_h - fm.height() - 8 - (fm.height() if show_labels else 0))
-        cell = max(2.0, side / k)
-        grid = QRectF(label_w + 4 + fm.height(), top_h + (fm.height() if show_labels else 0),
-                      cell * k, cell * k)
-        p.setPen(text)
-        p.drawText(QRectF(grid.left(), 0, grid.width(), top_h),
-                   Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, "predicted")
-        p.save()
-        p.translate(fm.height() - 2, grid.center().y())
-        p.rotate(-90)
-        p.drawText(QRectF(-grid.height() / 2, -fm.height(), grid.height(), fm.height()),
-                   Qt.AlignmentFlag.AlignHCenter, "true class")
-        p.restore()
-        for i, row in enumerate(self.matrix):
-            total = sum(row) or 1
-            for j, v in enumerate(row):
-                share = v / total
-                base = QColor(TRAIN_COLOR if i == j else QColor(ERROR_COLOR))
-                c = QColor(pal.color(QPalette.ColorRole.Base))
-                c = QColor(int(c.red() + (base.red() - c.red()) * share),
-                           int(c.green() + (base.green() - c.green()) * share),
-                           int(c.blue() + (base.blue() - c.blue()) * share))
-                rect = QRectF(grid.left() + j * cell, grid.top() + i * cell, cell, cell)
-                p.fillRect(rect, c)
-                if cell >= fm.horizontalAdvance(str(v)) + 4 and cell >= fm.height():
-                    p.setPen(QColor("white") if share > 0.55 else text)
-                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(v))
-        edge = QColor(text)
-        edge.setAlpha(60)
-        p.setPen(QPen(edge, 1))
-        p.drawRect(grid)
-        if show_labels:
-            p.setPen(text)
-            step = max(1, math.ceil(fm.height() / cell))
-            for i, name in enumerate(self.classes):
-                if i % step:
-                    continue
-                short = fm.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 4)
-                p.drawText(QRectF(grid.left() - label_w - 2, grid.top() + i * cell, label_w, cell),
-                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, short)
-                col = fm.elidedText(name, Qt.TextElideMode.ElideRight, max(int(cell * step), 8))
-                p.drawText(QRectF(grid.left() + i * cell - cell * (step - 1) / 2,
-                                  grid.top() - fm.height(), cell * step, fm.height()),
-                           Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, col)
-        p.end()
 
 
 # ---- the panel ---------------------------------------------------------------------------
@@ -484,7 +268,7 @@ class TrainPanel(QWidget):
         row.addStretch(1)
         form.addRow(row)
         self.out_edit = QLineEdit()
-        self.out_edit.setPlaceholderText("none: keep the result in memory")
+        self.out_edit.setPlaceholderText("runs/ beside the project (unsaved: in memory)")
         self.out_button = QPushButton("…")
         self.out_button.setMaximumWidth(32)
         self.out_button.clicked.connect(self._browse_out)
@@ -543,6 +327,9 @@ class TrainPanel(QWidget):
         lay.addWidget(self.result_label)
         self.confusion = ConfusionMatrixWidget()
         lay.addWidget(self.confusion)
+        self.runs = RunsList()
+        self.runs.overlaysChanged.connect(self.curves.set_overlays)
+        lay.addWidget(self.runs)
         lay.addStretch(1)
         for w in body.findChildren(QAbstractSpinBox) + body.findChildren(QComboBox):
             guard_wheel(w)  # scrolling the settings never changes one of them
@@ -552,8 +339,15 @@ class TrainPanel(QWidget):
     def set_graph(self, graph: NetGraph | None) -> None:
         """Keep a reference; the network is compiled from a snapshot when a run starts."""
         self.graph = graph
+        self.runs.set_project(self.project_path())
         self._update_enabled()
         self._schedule_estimate()
+
+    def project_path(self):
+        """The open project's file (None while unsaved). Read from the editor window's
+        document, so that the window needs no extra call to tell the panel."""
+        doc = getattr(self.window(), "doc", None)
+        return getattr(doc, "path", None)
 
     def is_running(self) -> bool:
         return self._thread is not None
@@ -632,6 +426,10 @@ class TrainPanel(QWidget):
         except Exception as exc:  # noqa: BLE001
             self._show_error(f"cannot snapshot the network: {exc}")
             return False
+        project = self.project_path()
+        if config.out_dir is None and project is not None:  # every saved project's run is kept
+            from app.train.runs import new_run_dir
+            config.out_dir = str(new_run_dir(project))
         self._epochs = config.epochs
         self.curves.clear(config.epochs)
         self.confusion.clear()
@@ -641,7 +439,8 @@ class TrainPanel(QWidget):
         self.status_label.setText("Loading the data and compiling the network…")
         self._cancel = threading.Event()
         self._thread = QThread(self)
-        self._worker = TrainWorker(snapshot, config, self._cancel)
+        self._worker = TrainWorker(snapshot, config, self._cancel,
+                                   project=str(project) if project else None)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.event.connect(self._on_event)
@@ -734,6 +533,7 @@ class TrainPanel(QWidget):
             self.progress.setFormat(result.status)
             self.status_label.setText("The run stopped.")
             self._show_error(result.message[:1].upper() + result.message[1:] + ".")
+        self.runs.refresh()
         self.finished.emit(result)
 
     @Slot()
