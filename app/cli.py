@@ -58,7 +58,12 @@ def cmd_summary(args) -> int:
     return 1 if graph.problems() else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. With argv, only the feature command named there is imported (the others
+    are listed with their help line): `netcanvas gui` never loads the exporters or torch."""
+    wanted = None
+    if argv is not None:
+        wanted = next((a for a in argv if not a.startswith("-")), "")
     parser = argparse.ArgumentParser(
         prog="netcanvas",
         description="Design convolutional networks, check their shapes, train and export them.")
@@ -71,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_summary)
     for name, (module, help_text) in FEATURE_COMMANDS.items():
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=help_text, description=help_text)
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError as exc:
@@ -84,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

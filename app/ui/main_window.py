@@ -138,16 +138,12 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         self.summary_dock = self._dock("Summary", "summary", self.summary, B)
         self.setCorner(Qt.Corner.BottomLeftCorner, L)
         self.setCorner(Qt.Corner.BottomRightCorner, R)
+        # the Train panel needs torch: its dock gets it when first shown (ensure_train_panel)
         self.train_panel = None
-        try:
-            from app.ui.train_panel import TrainPanel  # written separately; optional
-            self.train_panel = TrainPanel(self)
-        except Exception as exc:  # noqa: BLE001 - the editor works without it
-            self._train_error = exc
-        if self.train_panel is not None:
-            self.train_dock = self._dock("Train", "train", self.train_panel, B)
-            self.tabifyDockWidget(self.summary_dock, self.train_dock)
-            self.summary_dock.raise_()
+        self.train_dock = self._dock("Train", "train", QWidget(self), B)
+        self.tabifyDockWidget(self.summary_dock, self.train_dock)
+        self.summary_dock.raise_()
+        self.train_dock.visibilityChanged.connect(lambda shown: shown and self.ensure_train_panel())
         self.resizeDocks([self.palette_dock, self.inspector_dock], [235, 265], Qt.Orientation.Horizontal)
         self.resizeDocks([self.summary_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.problems_dock], [480, 200], Qt.Orientation.Vertical)
@@ -305,6 +301,20 @@ class MainWindow(FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
         if self.train_panel is not None:
             self.train_panel.set_graph(self.doc.graph)
         self._connect_composite()
+
+    def ensure_train_panel(self):
+        """The Train panel, made on first use (its import loads torch); None if it cannot be."""
+        if self.train_panel is None:
+            try:
+                from app.ui.train_panel import TrainPanel
+                self.train_panel = TrainPanel(self)
+            except Exception as exc:  # noqa: BLE001 - the editor works without it
+                self._train_error = exc
+                self.train_dock.setWidget(QLabel(f"Training is not available: {exc}"))
+                return None
+            self.train_dock.setWidget(self.train_panel)
+            self.train_panel.set_graph(self.doc.graph)
+        return self.train_panel
 
     # ---- state shown -------------------------------------------------------------------------
     def update_title(self) -> None:
