@@ -2,6 +2,8 @@
 rubber line drawn while connecting."""
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
@@ -11,13 +13,30 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem,
 )
 
-from .node_item import LOD_TEXT, fonts
+from .node_item import detail_level, fonts
 from .theme import colors
 
 
+def bend_of(x1: float, x2: float) -> float:
+    dx = abs(x2 - x1)
+    return max(40.0, dx * 0.5) if x2 >= x1 else max(80.0, dx * 0.35 + 60)
+
+
+_label_widths: dict[str, float] = {}
+
+
+def label_width(text: str) -> float:
+    """Width of an edge label (shapes repeat: measured once per text)."""
+    w = _label_widths.get(text)
+    if w is None:
+        if len(_label_widths) > 4096:
+            _label_widths.clear()
+        w = _label_widths[text] = fonts().m_small.horizontalAdvance(text)
+    return w
+
+
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
-    dx = abs(p2.x() - p1.x())
-    bend = max(40.0, dx * 0.5) if p2.x() >= p1.x() else max(80.0, dx * 0.35 + 60)
+    bend = bend_of(p1.x(), p2.x())
     path = QPainterPath(p1)
     path.cubicTo(QPointF(p1.x() + bend, p1.y()), QPointF(p2.x() - bend, p2.y()), p2)
     return path
@@ -30,7 +49,8 @@ class EdgeItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(-1)
         self.label = ""
-        self.path = QPainterPath()
+        self._p1 = self._p2 = QPointF()
+        self._path: QPainterPath | None = None  # made when first drawn or hit-tested
         self._shape: QPainterPath | None = None
         self._rect = QRectF()
         self._label_rect = QRectF()
@@ -46,28 +66,41 @@ class EdgeItem(QGraphicsItem):
             self._place_label()
             self.update()
 
+    @property
+    def path(self) -> QPainterPath:
+        if self._path is None:
+            self._path = curve(self._p1, self._p2)
+        return self._path
+
     def update_path(self) -> None:
-        p1 = self.src.pos() + self.src.output_port_pos()
-        p2 = self.dst.pos() + self.dst.input_port_pos(self.port)
+        self._p1 = self.src.pos() + self.src.output_port_pos()
+        self._p2 = self.dst.pos() + self.dst.input_port_pos(self.port)
         self.prepareGeometryChange()
-        self.path = curve(p1, p2)
+        self._path = None
         self._shape = None
         self._place_label()
 
     def _place_label(self) -> None:
+        """Label and bounding rect from the end points alone (no path needed): the curve is
+        symmetric about the middle of its ends, which is its halfway point, where its
+        tangent is (dx - bend, dy); the control points bound it."""
+        x1, y1, x2, y2 = self._p1.x(), self._p1.y(), self._p2.x(), self._p2.y()
+        bend = bend_of(x1, x2)
         if self.label:
             m = fonts().m_small
-            w, h = m.horizontalAdvance(self.label) + 8, m.height() + 2
-            mid = self.path.pointAtPercent(0.5)
-            slope = self.path.angleAtPercent(0.5)
+            w, h = label_width(self.label) + 8, m.height() + 2
+            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+            slope = math.degrees(math.atan2(-(y2 - y1), x2 - x1 - bend)) % 360
             flat = slope < 20 or slope > 340 or 160 < slope < 200
             # above a flat stretch of the curve (the line and the ports stay visible); on a
             # steep one, centred on it
-            top = mid.y() - h - 6 if flat else mid.y() - h / 2
-            self._label_rect = QRectF(mid.x() - w / 2, top, w, h)
+            top = my - h - 6 if flat else my - h / 2
+            self._label_rect = QRectF(mx - w / 2, top, w, h)
         else:
             self._label_rect = QRectF()
-        self._rect = self.path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+        left, right = min(x1, x2 - bend), max(x1 + bend, x2)
+        self._rect = QRectF(left - 4, min(y1, y2) - 4, right - left + 8,
+                            abs(y2 - y1) + 8).united(self._label_rect)
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -84,15 +117,13 @@ class EdgeItem(QGraphicsItem):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         ends_selected = self.src.isSelected() or self.dst.isSelected()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        color = c.accent if (selected or ends_selected) else c.edge
-        if self.muted and not selected:
-            color = QColor(color)
-            color.setAlpha(c.muted_alpha)
-        if lod < LOD_TEXT:
-            painter.setPen(QPen(color, 2.0 / max(lod, 0.05) if selected else 0))
-            if lod < 0.2:  # far out: a straight line is enough, and much cheaper
+        color = edge_color(selected, ends_selected, self.muted)
+        level = detail_level(lod)
+        if level != "full":
+            painter.setPen(far_edge_pen(color, selected, lod))
+            if level == "box":  # far out: a straight line is enough, and much cheaper
                 painter.setRenderHint(painter.RenderHint.Antialiasing, False)
-                painter.drawLine(self.path.elementAt(0), self.path.currentPosition())
+                painter.drawLine(self._p1, self._p2)
             else:
                 painter.drawPath(self.path)
             return
@@ -109,6 +140,20 @@ class EdgeItem(QGraphicsItem):
             painter.setFont(fonts().small)
             painter.setPen(c.text if not self.muted else c.subtext)
             painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.label)
+
+
+def edge_color(selected: bool, ends_selected: bool, muted: bool) -> QColor:
+    c = colors()
+    color = c.accent if (selected or ends_selected) else c.edge
+    if muted and not selected:
+        color = QColor(color)
+        color.setAlpha(c.muted_alpha)
+    return color
+
+
+def far_edge_pen(color: QColor, selected: bool, lod: float) -> QPen:
+    """Zoomed out: a hairline, or a line 2 px wide on screen when selected."""
+    return QPen(color, 2.0 / max(lod, 0.05) if selected else 0)
 
 
 class RubberLine(QGraphicsPathItem):

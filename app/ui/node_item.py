@@ -29,6 +29,16 @@ STACK = 3.0  # offset of the cards drawn behind a composite block
 LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
 LOD_NAME = 0.2  # below this, as plain coloured boxes
 
+
+def detail_level(lod: float) -> str:
+    """How much of a node is drawn at this zoom (the one place that decides it):
+    "full": header, label, key params, shape, ports; "title": a coloured box with the type
+    and the ×N badge in large letters; "box": a coloured box only, drawn for the whole
+    canvas at once by overview.py (`paint_box` below is the one drawing of it)."""
+    if lod >= LOD_TEXT:
+        return "full"
+    return "title" if lod >= LOD_NAME else "box"
+
 _ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
            "batch_norm": "bn", "function": "", "expansion": "exp"}
 
@@ -109,14 +119,14 @@ class NodeItem(QGraphicsItem):
         self.composite = False  # an instance of a composite block (double-click opens it)
         self.repeat = 1
         self.badge = ""  # "×3" when the node repeats
+        self._tip_graph = None
 
     # ---- model → item -------------------------------------------------------------
     def refresh(self, graph) -> bool:
         """Re-read the node from the model; True when the port layout changed."""
         d = graph.g.nodes[self.node_id]
         info = graph.info.get(self.node_id)
-        ins = graph.inputs_of(self.node_id)
-        taken = frozenset(p for _, p in ins)
+        taken = frozenset(e["port"] for e in graph.g.pred[self.node_id].values())
         problem = info.problem.message if info and info.problem else None
         for p in graph.graph_problems:
             if p.node == self.node_id and problem is None:
@@ -157,9 +167,20 @@ class NodeItem(QGraphicsItem):
         if geometry:
             self.prepareGeometryChange()
             self.n_ports, self.height, self.composite = n_ports, height, composite
-        self.setToolTip(self._tooltip(d, info, spec))
+        self._tip_graph = graph  # the tooltip is composed when first asked for
         self.update()
         return geometry
+
+    def toolTip(self) -> str:
+        self.ensure_tooltip()
+        return super().toolTip()
+
+    def ensure_tooltip(self) -> None:
+        """Compose the tooltip if the node changed since (the scene calls this on hover)."""
+        g, self._tip_graph = self._tip_graph, None
+        if g is not None and self.node_id in g.g:
+            d = g.g.nodes[self.node_id]
+            self.setToolTip(self._tooltip(d, g.info.get(self.node_id), g.kind(d["type"])))
 
     def _tooltip(self, d, info, spec) -> str:
         head = (f"<b>{self.type_id}</b>{' ' + self.badge if self.badge else ''} "
@@ -249,18 +270,11 @@ class NodeItem(QGraphicsItem):
         if self.blocked and not selected:
             painter.setOpacity(0.5)
         if self.composite:  # a small stack of cards: there is more inside
-            back = QColor(self.color)
-            back.setAlpha(120)
-            painter.setPen(QPen(back, 1.0))
-            painter.setBrush(c.node)
-            for k in (2, 1):
-                painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
-        if lod < LOD_TEXT:  # zoomed out: a coloured box, no text
-            painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
-                           else Qt.PenStyle.NoPen)
-            painter.setBrush(self.color)
-            painter.drawRect(rect)
-            if lod >= LOD_NAME:  # still big enough to read a large type name
+            paint_cards(painter, rect, self.color)
+        level = detail_level(lod)
+        if level != "full":  # zoomed out: a coloured box, no small text
+            paint_box(painter, rect, self.color, self.problem, selected)
+            if level == "title":  # still big enough to read a large type name
                 f = fonts()
                 painter.setFont(f.big)
                 painter.setPen(QColor("#FFFFFF"))
@@ -347,6 +361,25 @@ class NodeItem(QGraphicsItem):
             painter.drawEllipse(self.input_port_pos(i), PORT_R, PORT_R)
         painter.setBrush(self.color)
         painter.drawEllipse(self.output_port_pos(), PORT_R, PORT_R)
+
+
+def paint_cards(painter, rect: QRectF, color: QColor) -> None:
+    """The cards drawn behind a composite block."""
+    back = QColor(color)
+    back.setAlpha(120)
+    painter.setPen(QPen(back, 1.0))
+    painter.setBrush(colors().node)
+    for k in (2, 1):
+        painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
+
+
+def paint_box(painter, rect: QRectF, color: QColor, problem, selected: bool) -> None:
+    """A node zoomed out: its colour, outlined when it has a problem or is selected."""
+    c = colors()
+    painter.setPen(QPen(c.error if problem else c.accent, 6) if (problem or selected)
+                   else Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRect(rect)
 
 
 def _html(text: str) -> str:

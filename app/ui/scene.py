@@ -4,6 +4,7 @@ model's change notifications and holds no state of its own beyond the items that
 the model."""
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ class GraphScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple[str, str], EdgeItem] = {}
         self._gp_nodes: set[str] = set()
+        self._bounds: QRectF | None = None  # items_rect(), kept up to date or None
         self._drag: dict | None = None
         self._wire: dict | None = None
         self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
@@ -54,13 +56,22 @@ class GraphScene(QGraphicsScene):
 
     def rebuild(self) -> None:
         self._drag = self._wire = None
-        self.clear()
-        self.nodes, self.edges = {}, {}
-        g = self.graph
-        for n in g.g.nodes:
-            self._add_node(n)
-        for s, t, p in g.edges():
-            self._add_edge(s, t, p)
+        self._bounds = None
+        # tens of thousands of new objects: no cyclic GC passes over the heap meanwhile
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.clear()
+            self.nodes, self.edges = {}, {}
+            self._bounds = QRectF()
+            g = self.graph
+            for n in g.g.nodes:
+                self._add_node(n)
+            for s, t, p in g.edges():
+                self._add_edge(s, t, p)
+        finally:
+            if was_enabled:
+                gc.enable()
         self._gp_nodes = {p.node for p in g.graph_problems}
         self.update_scene_rect()
 
@@ -71,14 +82,15 @@ class GraphScene(QGraphicsScene):
         item.setPos(x, y)
         self.addItem(item)
         self.nodes[n] = item
+        self._grow(item.sceneBoundingRect())
         return item
 
     def _add_edge(self, s: str, t: str, port: int) -> EdgeItem:
         e = EdgeItem(self.nodes[s], self.nodes[t], port)
         self.nodes[s].edges_out.append(e)
         self.nodes[t].edges_in.append(e)
+        e.label, e.muted = self._label_of(e)
         e.update_path()
-        self._label(e)
         self.addItem(e)
         self.edges[(s, t)] = e
         return e
@@ -91,16 +103,22 @@ class GraphScene(QGraphicsScene):
         e.dst.edges_in.remove(e)
         self.removeItem(e)
 
-    def _label(self, e: EdgeItem) -> None:
+    def _label_of(self, e: EdgeItem) -> tuple[str, bool]:
         info = self.graph.info.get(e.src.node_id)
         shape = info.output_shape if info else None
-        e.set_label(fmt_shape(shape) if shape is not None else "", muted=e.dst.blocked)
+        return (fmt_shape(shape) if shape is not None else ""), e.dst.blocked
+
+    def _label(self, e: EdgeItem) -> None:
+        e.set_label(*self._label_of(e))
 
     def _refresh(self, n: str) -> None:
         item = self.nodes.get(n)
         if item is None or n not in self.graph.g:
             return
+        before = item.sceneBoundingRect()
         if item.refresh(self.graph):
+            self._shrink(before)
+            self._grow(item.sceneBoundingRect())
             for e in item.edges_in + item.edges_out:
                 e.update_path()
         for e in item.edges_out:
@@ -113,7 +131,9 @@ class GraphScene(QGraphicsScene):
         if kind == "node_moved":
             item = self.nodes.get(payload)
             if item is not None and payload in g.g:
+                self._shrink(item.sceneBoundingRect())
                 item.setPos(*g.g.nodes[payload]["pos"])
+                self._grow(item.sceneBoundingRect())
                 for e in item.edges_in:
                     e.update_path()
                 for e in item.edges_out:
@@ -125,6 +145,7 @@ class GraphScene(QGraphicsScene):
         elif kind == "node_removed":
             item = self.nodes.pop(payload, None)
             if item is not None:
+                self._shrink(item.sceneBoundingRect())
                 for e in list(item.edges_in + item.edges_out):
                     self._remove_edge(e.key)
                 self.removeItem(item)
@@ -155,6 +176,7 @@ class GraphScene(QGraphicsScene):
     def sync(self) -> None:
         """Make the items match the model again after a wholesale change (undo snapshots)."""
         g = self.graph
+        self._bounds = None
         for n in [n for n in self.nodes if n not in g.g]:
             item = self.nodes.pop(n)
             for e in list(item.edges_in + item.edges_out):
@@ -182,18 +204,37 @@ class GraphScene(QGraphicsScene):
             self._label(e)
 
     def update_scene_rect(self) -> None:
-        r = QRectF()
-        for item in self.nodes.values():
-            r = r.united(item.sceneBoundingRect())
+        r = self.items_rect()
         if r.isNull():
             r = QRectF(-400, -300, 800, 600)
         self.setSceneRect(r.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
 
+    def helpEvent(self, ev):
+        for it in self.items(ev.scenePos()):
+            if isinstance(it, NodeItem):
+                it.ensure_tooltip()
+        super().helpEvent(ev)
+
     def items_rect(self) -> QRectF:
-        r = QRectF()
-        for item in self.nodes.values():
-            r = r.united(item.sceneBoundingRect())
-        return r
+        """The nodes' bounding rect: kept as nodes move and change, recomputed (one pass
+        over the nodes) only after one at the edge moved inwards or went away."""
+        if self._bounds is None:
+            r = QRectF()
+            for item in self.nodes.values():
+                r = r.united(item.sceneBoundingRect())
+            self._bounds = r
+        return QRectF(self._bounds)
+
+    def _grow(self, r: QRectF) -> None:
+        if self._bounds is not None:
+            self._bounds = self._bounds.united(r) if not self._bounds.isNull() else QRectF(r)
+
+    def _shrink(self, r: QRectF) -> None:
+        """A node no longer covers r: the bounds stay right unless r touched them."""
+        b = self._bounds
+        if b is not None and not (r.left() > b.left() and r.top() > b.top()
+                                  and r.right() < b.right() and r.bottom() < b.bottom()):
+            self._bounds = None
 
     def restyle(self) -> None:
         for item in self.nodes.values():

@@ -5,9 +5,18 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsView
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsScene,
+    QGraphicsView,
+    QRubberBand,
+    QStyle,
+    QStyleOptionRubberBand,
+)
 
+from .node_item import detail_level
+from .overview import overview_of
 from .theme import colors
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
@@ -200,6 +209,31 @@ class CanvasView(QGraphicsView):
         from PySide6.QtCore import QLineF
         painter.drawLines([QLineF(*ln) for ln in lines])
 
+    def paintEvent(self, ev):
+        """Zoomed far out (nodes are plain boxes), the whole canvas is drawn from the
+        overview's recorded cells instead of item by item (see overview.py)."""
+        if detail_level(self.zoom()) != "box":
+            super().paintEvent(ev)
+            return
+        painter = QPainter(self.viewport())
+        painter.setRenderHints(self.renderHints())
+        painter.setClipRect(ev.rect())
+        exposed = self.mapToScene(ev.rect().adjusted(-1, -1, 1, 1)).boundingRect()
+        painter.setTransform(self.viewportTransform())
+        self.drawBackground(painter, exposed)
+        overview_of(self.scene()).draw(painter, exposed, self.zoom())
+        self.drawForeground(painter, exposed)
+        band = self.rubberBandRect()
+        if not band.isEmpty():
+            painter.resetTransform()
+            option = QStyleOptionRubberBand()
+            option.initFrom(self.viewport())
+            option.rect = band
+            option.shape = QRubberBand.Shape.Rectangle
+            self.viewport().style().drawControl(QStyle.ControlElement.CE_RubberBand, option,
+                                                painter, self.viewport())
+        painter.end()
+
     def set_frame_color(self, color: QColor | None) -> None:
         self.frame_color = color
         self.viewport().update()
@@ -223,11 +257,14 @@ class CanvasView(QGraphicsView):
 
 class Minimap(QGraphicsView):
     """An overview of the whole scene; the main view's area is outlined; click or drag to
-    move there."""
+    move there. It shows an empty scene with the same coordinates and draws the canvas's
+    overview (overview.py) into a picture kept until the graph or the fit changes, so that
+    scrolling the canvas repaints only the outline."""
 
     def __init__(self, main: CanvasView):
-        super().__init__(main.scene(), main)
+        super().__init__(QGraphicsScene(main), main)
         self.main = main
+        self._pixmap: QPixmap | None = None
         self.setInteractive(False)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -240,6 +277,7 @@ class Minimap(QGraphicsView):
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
         main.scene().changed.connect(lambda _r: self._timer.start())
+        self.overview = overview_of(main.scene())
 
     def place(self) -> None:
         vp = self.main.viewport().geometry()
@@ -248,10 +286,14 @@ class Minimap(QGraphicsView):
     def refit(self) -> None:
         if not self.isVisible():
             return
-        rect = self.scene().items_rect()
+        rect = self.main.scene().items_rect()
         if rect.isNull():
             rect = QRectF(-200, -150, 400, 300)
-        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
+        rect = rect.adjusted(-30, -30, 30, 30)
+        self.scene().setSceneRect(rect)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._pixmap = None
+        self.viewport().update()
 
     def showEvent(self, ev):
         super().showEvent(ev)
@@ -260,7 +302,20 @@ class Minimap(QGraphicsView):
 
     def drawBackground(self, painter, rect):
         c = colors()
-        painter.fillRect(rect, c.background.darker(104) if not c.dark else c.background.lighter(115))
+        vp = self.viewport()
+        if self._pixmap is None or self._pixmap.size() != vp.size():
+            self._pixmap = QPixmap(vp.size())
+            self._pixmap.fill(c.background.darker(104) if not c.dark else c.background.lighter(115))
+            p = QPainter(self._pixmap)
+            p.setRenderHints(self.renderHints())
+            p.setTransform(self.viewportTransform())
+            self.overview.draw(p, self.mapToScene(vp.rect()).boundingRect(),
+                               self.transform().m11())
+            p.end()
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(0, 0, self._pixmap)
+        painter.restore()
 
     def drawForeground(self, painter, rect):
         area = self.main.mapToScene(self.main.viewport().rect()).boundingRect()

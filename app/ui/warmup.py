@@ -46,7 +46,7 @@ def _load() -> None:
         for name in MODULES:
             importlib.import_module(name)
     except Exception:  # noqa: BLE001 - whoever needs torch later reports the problem
-        pass
+        return
 
 
 def start() -> threading.Thread | None:
