@@ -373,11 +373,16 @@ def paint_cards(painter, rect: QRectF, color: QColor) -> None:
         painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
 
 
-def paint_box(painter, rect: QRectF, color: QColor, problem, selected: bool) -> None:
-    """A node zoomed out: its colour, outlined when it has a problem or is selected."""
+def box_pen(problem, selected: bool) -> QPen:
     c = colors()
-    painter.setPen(QPen(c.error if problem else c.accent, 6) if (problem or selected)
-                   else Qt.PenStyle.NoPen)
+    return (QPen(c.error if problem else c.accent, 6) if (problem or selected)
+            else QPen(Qt.PenStyle.NoPen))
+
+
+def paint_box(painter, rect: QRectF, color: QColor, problem, selected: bool) -> None:
+    """A node zoomed out: its colour, outlined when it has a problem or is selected
+    (overview.py draws many at once the same way)."""
+    painter.setPen(box_pen(problem, selected))
     painter.setBrush(color)
     painter.drawRect(rect)
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLineF, QObject, QRectF, Qt
-from PySide6.QtGui import QPainter, QPicture
+from PySide6.QtCore import QLineF, QObject, QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QPainter, QPicture
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
-from .node_item import WIDTH, NodeItem, paint_box, paint_cards
+from .node_item import WIDTH, NodeItem, box_pen, paint_cards
 from .theme import theme
 
-CELL = 1024.0  # scene units; about 4 x 8 nodes of a laid-out network
-_WHOLE = 64  # a changed area wider than this many cells re-records every cell lazily
+LEVELS = (1024.0, 4096.0, 16384.0)  # cell sizes in scene units; the smallest is about 4 x 8
+MIN_CELL_PX = 100  # nodes of a laid-out network. A frame uses the smallest cells at least this
+_WHOLE = 64  # big on screen. A changed area over this many cells re-records them lazily.
 
 
 class _Cell:
@@ -40,43 +41,47 @@ class Overview(QObject):
     def __init__(self, scene):
         super().__init__(scene)
         self.scene = scene
-        self.cells: dict[tuple[int, int], _Cell] = {}
+        self.levels: dict[float, dict[tuple[int, int], _Cell]] = {size: {} for size in LEVELS}
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
         scene.changed.connect(self._changed)
         theme.changed.connect(self.invalidate)
 
     # ---- what changed ------------------------------------------------------------------
     def invalidate(self) -> None:
-        self.cells.clear()
+        for cells in self.levels.values():
+            cells.clear()
 
     def _changed(self, rects) -> None:
-        if not self.cells:
-            return
-        for r in rects:
-            x0, y0, x1, y1 = _span(r)
-            if (x1 - x0 + 1) * (y1 - y0 + 1) > _WHOLE:
-                for key in [k for k in self.cells if x0 <= k[0] <= x1 and y0 <= k[1] <= y1]:
-                    del self.cells[key]
+        for size, cells in self.levels.items():
+            if not cells:
                 continue
-            for i in range(x0, x1 + 1):
-                for j in range(y0, y1 + 1):
-                    self.cells.pop((i, j), None)
+            for r in rects:
+                x0, y0, x1, y1 = _span(r, size)
+                if (x1 - x0 + 1) * (y1 - y0 + 1) > _WHOLE:
+                    for key in [k for k in cells if x0 <= k[0] <= x1 and y0 <= k[1] <= y1]:
+                        del cells[key]
+                    continue
+                for i in range(x0, x1 + 1):
+                    for j in range(y0, y1 + 1):
+                        cells.pop((i, j), None)
 
     # ---- drawing ---------------------------------------------------------------------------
     def draw(self, painter: QPainter, exposed: QRectF, lod: float) -> None:
         """Draw the part of the scene in `exposed` (scene coordinates); the painter's
-        transform maps the scene to the device."""
-        x0, y0, x1, y1 = _span(exposed)
+        transform maps the scene to the device, at `lod` device pixels per scene unit."""
+        size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
+        cells = self.levels[size]
+        x0, y0, x1, y1 = _span(exposed.intersected(self.scene.sceneRect()), size)
         clip = painter.hasClipping()
         for j in range(y0, y1 + 1):
             for i in range(x0, x1 + 1):
-                cell = self.cells.get((i, j))
+                cell = cells.get((i, j))
                 if cell is None:
-                    cell = self.cells[(i, j)] = self._record(i, j)
+                    cell = cells[(i, j)] = self._record(i, j, size)
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
                 painter.save()
-                painter.setClipRect(QRectF(i * CELL, j * CELL, CELL, CELL),
+                painter.setClipRect(QRectF(i * size, j * size, size, size),
                                     Qt.ClipOperation.IntersectClip if clip
                                     else Qt.ClipOperation.ReplaceClip)
                 if cell.picture is not None:
@@ -94,55 +99,63 @@ class Overview(QObject):
                         painter.restore()
                 painter.restore()
 
-    def _record(self, i: int, j: int) -> _Cell:
+    def _record(self, i: int, j: int, size: float) -> _Cell:
+        """One cell as a picture: its lines, then its boxes, batched by pen and colour."""
         self.recorded += 1
-        area = QRectF(i * CELL, j * CELL, CELL, CELL)
+        area = QRectF(i * size, j * size, size, size)
         items = self.scene.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect,
                                  Qt.SortOrder.AscendingOrder)
         if not items:
             return _Cell(None, [], [])
-        picture = QPicture()
-        p = QPainter(picture)
-        selected_edges, others, nodes = [], [], []
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for item in items:  # edges first (they are below the nodes)
-            if isinstance(item, EdgeItem):
-                if not item.isVisible():
-                    continue
-                sel = item.isSelected()
-                color = edge_color(sel, item.src.isSelected() or item.dst.isSelected(), item.muted)
-                line = (item._p1, item._p2)
-                if sel:
-                    selected_edges.append((QLineF(*line), color))
-                    continue
-                p.setOpacity(item.opacity())
-                p.setPen(far_edge_pen(color, False, 1.0))
-                p.drawLine(*line)
-            elif isinstance(item, NodeItem):
-                nodes.append(item)
-            elif item.isVisible():
-                others.append(item)
-        p.setOpacity(1.0)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        for item in nodes:
+        lines: dict[tuple[int, float], tuple[QColor, list[QLineF]]] = {}
+        boxes: dict[tuple[int, bool, bool, float], tuple[QColor, list[QRectF]]] = {}
+        cards: list[tuple[QRectF, QColor, float]] = []
+        selected_edges, others = [], []
+        for item in items:
             if not item.isVisible():
                 continue
-            selected = item.isSelected()
-            p.save()
-            p.translate(item.pos())
-            p.setOpacity(0.5 if item.blocked and not selected else 1.0)
-            rect = QRectF(0, 0, WIDTH, item.height)
-            if item.composite:
-                paint_cards(p, rect, item.color)
-            paint_box(p, rect, item.color, item.problem, selected)
-            p.restore()
+            if isinstance(item, EdgeItem):
+                sel = item.isSelected()
+                color = edge_color(sel, item.src.isSelected() or item.dst.isSelected(), item.muted)
+                line = QLineF(item._p1, item._p2)
+                if sel:
+                    selected_edges.append((line, color))
+                else:
+                    lines.setdefault((color.rgba(), item.opacity()), (color, []))[1].append(line)
+            elif isinstance(item, NodeItem):
+                selected = item.isSelected()
+                rect = QRectF(item.pos(), QSizeF(WIDTH, item.height))
+                opacity = 0.5 if item.blocked and not selected else 1.0
+                if item.composite:
+                    cards.append((rect, item.color, opacity))
+                key = (item.color.rgba(), bool(item.problem), selected, opacity)
+                group = boxes.setdefault(key, (item.color, []))
+                group[1].append(rect)
+            else:
+                others.append(item)
+        picture = QPicture()
+        p = QPainter(picture)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for (_rgba, opacity), (color, group) in lines.items():
+            p.setOpacity(opacity)
+            p.setPen(far_edge_pen(color, False, 1.0))
+            p.drawLines(group)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for rect, color, opacity in cards:
+            p.setOpacity(opacity)
+            paint_cards(p, rect, color)
+        for (_rgba, problem, selected, opacity), (color, group) in boxes.items():
+            p.setOpacity(opacity)
+            p.setPen(box_pen(problem, selected))
+            p.setBrush(color)
+            p.drawRects(group)
         p.end()
         return _Cell(picture, selected_edges, others)
 
 
-def _span(r: QRectF) -> tuple[int, int, int, int]:
-    return (math.floor(r.left() / CELL), math.floor(r.top() / CELL),
-            math.floor(r.right() / CELL), math.floor(r.bottom() / CELL))
+def _span(r: QRectF, size: float) -> tuple[int, int, int, int]:
+    return (math.floor(r.left() / size), math.floor(r.top() / size),
+            math.floor(r.right() / size), math.floor(r.bottom() / size))
 
 
 def overview_of(scene) -> Overview:
