@@ -14,6 +14,7 @@ One Overview per scene (`overview_of(scene)`), shared by the canvas and the mini
 from __future__ import annotations
 
 import math
+import time
 
 from PySide6.QtCore import QLineF, QObject, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPicture
@@ -23,9 +24,10 @@ from .edge_item import EdgeItem, edge_color, far_edge_pen
 from .node_item import WIDTH, NodeItem, box_pen, paint_cards
 from .theme import theme
 
-LEVELS = (1024.0, 4096.0, 16384.0)  # cell sizes in scene units; the smallest is about 4 x 8
-MIN_CELL_PX = 100  # nodes of a laid-out network. A frame uses the smallest cells at least this
-_WHOLE = 64  # big on screen. A changed area over this many cells re-records them lazily.
+LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
+MIN_CELL_PX = 100  # of a laid-out network. A frame uses small cells when they are this big
+_WHOLE = 64  # on screen. A changed area over this many cells re-records them lazily.
+SETTLE_S = 0.3  # a big cell changed less than this ago is drawn from its small cells
 
 
 class _Cell:
@@ -43,6 +45,8 @@ class Overview(QObject):
         self.scene = scene
         self.levels: dict[float, dict[tuple[int, int], _Cell]] = {size: {} for size in LEVELS}
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
+        self._last_change = 0.0
+        self._edited: set[tuple[int, int]] = set()  # big cells dropped by a small change
         scene.changed.connect(self._changed)
         theme.changed.connect(self.invalidate)
 
@@ -50,8 +54,11 @@ class Overview(QObject):
     def invalidate(self) -> None:
         for cells in self.levels.values():
             cells.clear()
+        self._edited.clear()
 
     def _changed(self, rects) -> None:
+        if rects:
+            self._last_change = time.monotonic()
         for size, cells in self.levels.items():
             if not cells:
                 continue
@@ -63,20 +70,34 @@ class Overview(QObject):
                     continue
                 for i in range(x0, x1 + 1):
                     for j in range(y0, y1 + 1):
-                        cells.pop((i, j), None)
+                        if cells.pop((i, j), None) is not None and size > LEVELS[0]:
+                            self._edited.add((i, j))
 
     # ---- drawing ---------------------------------------------------------------------------
     def draw(self, painter: QPainter, exposed: QRectF, lod: float) -> None:
         """Draw the part of the scene in `exposed` (scene coordinates); the painter's
         transform maps the scene to the device, at `lod` device pixels per scene unit."""
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
+        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), size, lod,
+                         painter.hasClipping())
+
+    def _draw_cells(self, painter: QPainter, area: QRectF, size: float, lod: float,
+                    clip: bool) -> None:
         cells = self.levels[size]
-        x0, y0, x1, y1 = _span(exposed.intersected(self.scene.sceneRect()), size)
-        clip = painter.hasClipping()
+        small = LEVELS[0]
+        settled = time.monotonic() - self._last_change > SETTLE_S
+        x0, y0, x1, y1 = _span(area, size)
         for j in range(y0, y1 + 1):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
                 if cell is None:
+                    if size > small and (i, j) in self._edited and not settled:
+                        # being edited: drawn from its small cells, of which only those
+                        # under the edit are recorded again
+                        self._draw_cells(painter, QRectF(i * size, j * size, size, size)
+                                         .intersected(area), small, lod, clip)
+                        continue
+                    self._edited.discard((i, j))
                     cell = cells[(i, j)] = self._record(i, j, size)
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
