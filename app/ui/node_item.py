@@ -39,6 +39,23 @@ def detail_level(lod: float) -> str:
         return "full"
     return "title" if lod >= LOD_NAME else "box"
 
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
+_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+
+# texts and colours many nodes share, made once (a 10,000-node network has few distinct ones)
+_memo: dict = {}
+
+
+def _memoized(key, make):
+    value = _memo.get(key)
+    if value is None:
+        if len(_memo) > 20_000:
+            _memo.clear()
+        value = _memo[key] = make()
+    return value
+
+
 _ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
            "batch_norm": "bn", "function": "", "expansion": "exp"}
 
@@ -100,8 +117,8 @@ class NodeItem(QGraphicsItem):
     def __init__(self, node_id: str):
         super().__init__()
         self.node_id = node_id
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setFlag(_SELECTABLE)
+        self.setCacheMode(_DEVICE_CACHE)
         self.edges_in: list = []
         self.edges_out: list = []
         self.height = BASE_HEIGHT
@@ -136,28 +153,31 @@ class NodeItem(QGraphicsItem):
         repeat = d.get("repeat", 1)
         sig = (spec.color, len(spec.inputs), tuple(spec.exposed), spec.doc,
                graph.definitions.epoch) if composite else None
-        key = (d["type"], d["label"], tuple(sorted((k, repr(v)) for k, v in d["params"].items())),
-               info.output_shape if info else None, info.params if info else 0,
-               problem, bool(info and info.blocked), taken, repeat, sig)
+        params = tuple(sorted((k, repr(v)) for k, v in d["params"].items()))
+        key = (d["type"], d["label"], params, info.output_shape if info else None,
+               info.params if info else 0, problem, bool(info and info.blocked), taken, repeat, sig)
         if key == self._key:
             return False
         self._key = key
         self.type_id = d["type"]
         self.repeat = repeat
         self.badge = f"×{repeat}" if repeat > 1 else ""
-        self.color = QColor(spec.color) if composite else category_color(spec.category)
+        self.color = (QColor(spec.color) if composite else
+                      _memoized(("color", spec.category), lambda: category_color(spec.category)))
         inputs = arity(spec)
         self.many = inputs == "many" and not composite
         self.has_input = inputs != "none"
         self.taken = taken
         self.name = d["label"] or self.node_id
         self.name_is_id = not d["label"]
-        self.params_text = key_params_text(spec, d["params"])
+        self.params_text = (key_params_text(spec, d["params"]) if composite else _memoized(
+            ("params", d["type"], params), lambda: key_params_text(spec, d["params"])))
         self.problem = problem
         self.blocked = bool(info and info.blocked)
         shape = info.output_shape if info else None
-        self.shape_text = fmt_shape(shape) if shape is not None else ""
-        self.count_text = human(info.params) if info and info.params else ""
+        self.shape_text = _memoized(("shape", shape), lambda: fmt_shape(shape)) if shape is not None else ""
+        count = info.params if info else 0
+        self.count_text = _memoized(("count", count), lambda: human(count)) if count else ""
         if composite:
             n_ports = len(spec.inputs)
         else:
@@ -256,7 +276,7 @@ class NodeItem(QGraphicsItem):
 
     # ---- painting ------------------------------------------------------------------
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+        if change == _SELECTED_CHANGED:
             self.update()
             for e in self.edges_in + self.edges_out:
                 e.update()

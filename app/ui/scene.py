@@ -40,6 +40,9 @@ class GraphScene(QGraphicsScene):
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.timeout.connect(self.update_scene_rect)
+        self._selection_timer = QTimer(self)  # one selectionChanged after removing many
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.timeout.connect(self.selectionChanged.emit)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -101,7 +104,21 @@ class GraphScene(QGraphicsScene):
             return
         e.src.edges_out.remove(e)
         e.dst.edges_in.remove(e)
-        self.removeItem(e)
+        self._remove_quietly(e)
+
+    def _remove_quietly(self, item) -> None:
+        """Remove an item; if it was selected, one selectionChanged follows the whole burst
+        of removals (one per item, each answered by listing the selection, is quadratic
+        when thousands go at once)."""
+        if item.isSelected():
+            blocked = self.blockSignals(True)
+            try:
+                self.removeItem(item)
+            finally:
+                self.blockSignals(blocked)
+            self._selection_timer.start(0)
+        else:
+            self.removeItem(item)
 
     def _label_of(self, e: EdgeItem) -> tuple[str, bool]:
         info = self.graph.info.get(e.src.node_id)
@@ -148,7 +165,7 @@ class GraphScene(QGraphicsScene):
                 self._shrink(item.sceneBoundingRect())
                 for e in list(item.edges_in + item.edges_out):
                     self._remove_edge(e.key)
-                self.removeItem(item)
+                self._remove_quietly(item)
         elif kind == "node_changed":
             self._refresh(payload)
         elif kind == "edge_added":
@@ -181,7 +198,7 @@ class GraphScene(QGraphicsScene):
             item = self.nodes.pop(n)
             for e in list(item.edges_in + item.edges_out):
                 self._remove_edge(e.key)
-            self.removeItem(item)
+            self._remove_quietly(item)
         want = {(s, t): p for s, t, p in g.edges()}
         for key, e in list(self.edges.items()):
             if want.get(key) != e.port:
@@ -252,10 +269,15 @@ class GraphScene(QGraphicsScene):
         return [i.key for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def select_nodes(self, ids) -> None:
-        self.clearSelection()
-        for n in ids:
-            if n in self.nodes:
-                self.nodes[n].setSelected(True)
+        blocked = self.blockSignals(True)  # one selectionChanged, not one per node
+        try:
+            self.clearSelection()
+            for n in ids:
+                if n in self.nodes:
+                    self.nodes[n].setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        self.selectionChanged.emit()
 
     def node_at(self, pos: QPointF) -> NodeItem | None:
         for it in self.items(pos):
