@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QStyleOptionGraphicsItem  # noqa: E402
 
 from app.graph import NetGraph  # noqa: E402
 from app.ui import overview as overview_module  # noqa: E402
+from app.ui import view as view_module  # noqa: E402
 from app.ui.edge_item import EdgeItem  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.node_item import WIDTH, NodeItem, detail_level  # noqa: E402
@@ -259,3 +260,19 @@ def test_selecting_and_deleting_many_nodes_signals_once(big, qtbot):
     qtbot.wait(20)
     assert len(signals) == 3 and not big.scene.selectedItems()
     assert len(big.scene.nodes) == 180 and big.inspector.node is None
+
+
+def test_far_out_the_bulk_drawing_looks_like_the_items(big, monkeypatch):
+    """The overview draws what the items themselves draw on the canvas."""
+    v = big.view
+    g = big.doc.graph
+    big.scene.select_nodes([g.topological_order()[33]])
+    v.set_zoom(0.12)
+    v.centerOn(big.scene.items_rect().center())
+    QApplication.processEvents()
+    bulk = view_image(v).convertToFormat(QImage.Format.Format_RGB32)
+    monkeypatch.setattr(view_module, "detail_level", lambda lod: "full")  # item by item
+    items = view_image(v).convertToFormat(QImage.Format.Format_RGB32)
+    differ = sum(1 for y in range(0, bulk.height(), 2) for x in range(0, bulk.width(), 2)
+                 if not close(bulk.pixelColor(x, y), items.pixelColor(x, y), 40))
+    assert differ <= bulk.width() * bulk.height() // 4 // 500  # under 0.2 %

@@ -17,7 +17,7 @@ import math
 import time
 
 from PySide6.QtCore import QLineF, QObject, QRectF, QSizeF, Qt
-from PySide6.QtGui import QColor, QPainter, QPicture
+from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
@@ -31,12 +31,14 @@ SETTLE_S = 0.3  # a big cell changed less than this ago is drawn from its small 
 
 
 class _Cell:
-    __slots__ = ("others", "picture", "selected_edges")
+    __slots__ = ("others", "picture", "pixmap", "pixmap_key", "selected_edges")
 
     def __init__(self, picture, selected_edges, others):
         self.picture = picture
         self.selected_edges = selected_edges  # (line, color): their pen depends on the zoom
         self.others = others  # items of other kinds, drawn as themselves
+        self.pixmap: QPixmap | None = None  # the picture rendered at the zoom last drawn
+        self.pixmap_key = None
 
 
 class Overview(QObject):
@@ -101,12 +103,14 @@ class Overview(QObject):
                     cell = cells[(i, j)] = self._record(i, j, size)
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
+                if cell.picture is not None:
+                    self._blit(painter, cell, i, j, size)
+                if not cell.selected_edges and not cell.others:
+                    continue
                 painter.save()
                 painter.setClipRect(QRectF(i * size, j * size, size, size),
                                     Qt.ClipOperation.IntersectClip if clip
                                     else Qt.ClipOperation.ReplaceClip)
-                if cell.picture is not None:
-                    painter.drawPicture(0, 0, cell.picture)
                 if cell.selected_edges:
                     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
                     for line, color in cell.selected_edges:
@@ -119,6 +123,43 @@ class Overview(QObject):
                         item.paint(painter, QStyleOptionGraphicsItem(), None)
                         painter.restore()
                 painter.restore()
+
+    @staticmethod
+    def _blit(painter: QPainter, cell: _Cell, i: int, j: int, size: float) -> None:
+        """Draw the cell's picture through a pixmap made at this zoom and sub-pixel offset
+        (kept while they stay: scrolling moves by whole pixels), so that a repaint copies
+        pixels instead of replaying every box and line."""
+        t = painter.worldTransform()
+        if t.isRotating() or t.m11() <= 0 or t.m22() <= 0:
+            painter.save()
+            painter.setClipRect(QRectF(i * size, j * size, size, size),
+                                Qt.ClipOperation.IntersectClip)
+            painter.drawPicture(0, 0, cell.picture)
+            painter.restore()
+            return
+        sx, sy = t.m11(), t.m22()
+        x, y = i * size * sx + t.dx(), j * size * sy + t.dy()
+        ox, oy = math.floor(x), math.floor(y)
+        dpr = painter.device().devicePixelRatio() if painter.device() else 1.0
+        key = (sx, sy, round(x - ox, 3), round(y - oy, 3), dpr)
+        if cell.pixmap_key != key:
+            w, h = math.ceil(size * sx + x - ox) + 1, math.ceil(size * sy + y - oy) + 1
+            pm = QPixmap(max(1, round(w * dpr)), max(1, round(h * dpr)))
+            pm.setDevicePixelRatio(dpr)
+            pm.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pm)
+            p.setRenderHints(painter.renderHints())
+            p.translate(x - ox, y - oy)
+            p.scale(sx, sy)
+            p.translate(-i * size, -j * size)
+            p.setClipRect(QRectF(i * size, j * size, size, size))
+            p.drawPicture(0, 0, cell.picture)
+            p.end()
+            cell.pixmap, cell.pixmap_key = pm, key
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(ox, oy, cell.pixmap)
+        painter.restore()
 
     def _record(self, i: int, j: int, size: float) -> _Cell:
         """One cell as a picture: its lines, then its boxes, batched by pen and colour."""
