@@ -262,12 +262,16 @@ def test_selecting_and_deleting_many_nodes_signals_once(big, qtbot):
     assert len(big.scene.nodes) == 180 and big.inspector.node is None
 
 
-def test_far_out_the_bulk_drawing_looks_like_the_items(big, monkeypatch):
-    """The overview draws what the items themselves draw on the canvas."""
+@pytest.mark.parametrize("zoom", [0.12, 0.3])
+def test_zoomed_out_the_bulk_drawing_looks_like_the_items(big, monkeypatch, zoom):
+    """The overview draws what the items themselves draw on the canvas (boxes and lines;
+    boxes with their type names and curves)."""
     v = big.view
     g = big.doc.graph
     big.scene.select_nodes([g.topological_order()[33]])
-    v.set_zoom(0.12)
+    big.doc.set_repeat(g.topological_order()[34], 4)  # a ×4 badge
+    big.scene.edges[tuple(g.topological_order()[40:42])].setSelected(True)
+    v.set_zoom(zoom)
     v.centerOn(big.scene.items_rect().center())
     QApplication.processEvents()
     bulk = view_image(v).convertToFormat(QImage.Format.Format_RGB32)

@@ -293,15 +293,7 @@ class NodeItem(QGraphicsItem):
             paint_cards(painter, rect, self.color)
         level = detail_level(lod)
         if level != "full":  # zoomed out: a coloured box, no small text
-            paint_box(painter, rect, self.color, self.problem, selected)
-            if level == "title":  # still big enough to read a large type name
-                f = fonts()
-                painter.setFont(f.big)
-                painter.setPen(QColor("#FFFFFF"))
-                title = self.type_id + (f" {self.badge}" if self.badge else "")
-                painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
-                                 f.m_big.elidedText(title, Qt.TextElideMode.ElideRight,
-                                                    WIDTH - 12))
+            paint_far(painter, self, selected, level)
             return
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         f = fonts()
@@ -405,6 +397,20 @@ def paint_box(painter, rect: QRectF, color: QColor, problem, selected: bool) -> 
     painter.setPen(box_pen(problem, selected))
     painter.setBrush(color)
     painter.drawRect(rect)
+
+
+def paint_far(painter, item: NodeItem, selected: bool, level: str) -> None:
+    """A node zoomed out, after its cards: what NodeItem.paint draws at "title" and "box"
+    detail, and what overview.py records for many nodes at once."""
+    rect = QRectF(0, 0, WIDTH, item.height)
+    paint_box(painter, rect, item.color, item.problem, selected)
+    if level == "title":  # still big enough to read a large type name
+        f = fonts()
+        painter.setFont(f.big)
+        painter.setPen(QColor("#FFFFFF"))
+        title = item.type_id + (f" {item.badge}" if item.badge else "")
+        painter.drawText(rect.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignCenter,
+                         f.m_big.elidedText(title, Qt.TextElideMode.ElideRight, WIDTH - 12))
 
 
 def _html(text: str) -> str:

@@ -1,13 +1,17 @@
-"""The canvas zoomed far out ("box" detail, see node_item.detail_level), drawn in bulk.
+"""The canvas zoomed out ("title" and "box" detail, see node_item.detail_level), drawn in
+bulk.
 
-Far out, thousands of nodes are in view and each is a coloured box, each edge a straight
-hairline. Painting them one QGraphicsItem at a time costs a Python call per item per
-frame; instead the scene is cut into square cells, and each cell's boxes and lines are
-recorded once into a QPicture (drawn with the same paint_box / edge pens as the items
-themselves, so the picture is the same). A frame replays only the cells it shows. A cell
-is re-recorded only after something in it changed: the scene's `changed` signal names the
-areas, so a drag re-records the two or three cells under the node, never the whole graph.
-Items of other kinds (the line drawn while connecting) are drawn as themselves.
+Zoomed out, hundreds or thousands of nodes are in view, each a coloured box (with its type
+in large letters at "title" detail), each edge a hairline. Painting them one QGraphicsItem
+at a time costs Python calls per item per frame; instead the scene is cut into square
+cells, and each cell's items are recorded once into a QPicture, drawn by the items' own
+zoomed-out drawing (node_item.paint_far, edge_item.far_edge_pen), boxes and straight lines
+batched by colour. A cell's picture is kept as a pixmap for the zoom it was last shown at,
+so a repaint copies pixels. A frame draws only the cells it shows, and a cell is recorded
+again only after something in it changed: the scene's `changed` signal names the areas,
+so a drag re-records the two or three cells under the node, never the whole graph. Items
+of other kinds (the line drawn while connecting) and selected edges (their width depends
+on the zoom) are drawn as themselves.
 
 One Overview per scene (`overview_of(scene)`), shared by the canvas and the minimap.
 """
@@ -21,7 +25,7 @@ from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
-from .node_item import WIDTH, NodeItem, box_pen, paint_cards
+from .node_item import WIDTH, NodeItem, box_pen, paint_cards, paint_far
 from .theme import theme
 
 LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
@@ -45,10 +49,12 @@ class Overview(QObject):
     def __init__(self, scene):
         super().__init__(scene)
         self.scene = scene
-        self.levels: dict[float, dict[tuple[int, int], _Cell]] = {size: {} for size in LEVELS}
+        # (detail, cell size) → cells by (column, row)
+        self.levels: dict[tuple[str, float], dict[tuple[int, int], _Cell]] = {
+            (detail, size): {} for detail in ("title", "box") for size in LEVELS}
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
         self._last_change = 0.0
-        self._edited: set[tuple[int, int]] = set()  # big cells dropped by a small change
+        self._edited: set = set()  # (detail, size, column, row) of big cells a small change dropped
         scene.changed.connect(self._changed)
         theme.changed.connect(self.invalidate)
 
@@ -61,7 +67,7 @@ class Overview(QObject):
     def _changed(self, rects) -> None:
         if rects:
             self._last_change = time.monotonic()
-        for size, cells in self.levels.items():
+        for (detail, size), cells in self.levels.items():
             if not cells:
                 continue
             for r in rects:
@@ -73,19 +79,21 @@ class Overview(QObject):
                 for i in range(x0, x1 + 1):
                     for j in range(y0, y1 + 1):
                         if cells.pop((i, j), None) is not None and size > LEVELS[0]:
-                            self._edited.add((i, j))
+                            self._edited.add((detail, size, i, j))
 
     # ---- drawing ---------------------------------------------------------------------------
-    def draw(self, painter: QPainter, exposed: QRectF, lod: float) -> None:
-        """Draw the part of the scene in `exposed` (scene coordinates); the painter's
-        transform maps the scene to the device, at `lod` device pixels per scene unit."""
+    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box") -> None:
+        """Draw the part of the scene in `exposed` (scene coordinates) at `detail`; the
+        painter's transform maps the scene to the device, `lod` pixels per scene unit."""
+        if detail not in ("title", "box"):
+            detail = "title"  # the most a recorded cell shows (a minimap of one or two nodes)
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
-        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), size, lod,
-                         painter.hasClipping())
+        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), detail, size,
+                         lod, painter.hasClipping())
 
-    def _draw_cells(self, painter: QPainter, area: QRectF, size: float, lod: float,
-                    clip: bool) -> None:
-        cells = self.levels[size]
+    def _draw_cells(self, painter: QPainter, area: QRectF, detail: str, size: float,
+                    lod: float, clip: bool) -> None:
+        cells = self.levels[(detail, size)]
         small = LEVELS[0]
         settled = time.monotonic() - self._last_change > SETTLE_S
         x0, y0, x1, y1 = _span(area, size)
@@ -93,14 +101,14 @@ class Overview(QObject):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
                 if cell is None:
-                    if size > small and (i, j) in self._edited and not settled:
+                    if size > small and (detail, size, i, j) in self._edited and not settled:
                         # being edited: drawn from its small cells, of which only those
                         # under the edit are recorded again
                         self._draw_cells(painter, QRectF(i * size, j * size, size, size)
-                                         .intersected(area), small, lod, clip)
+                                         .intersected(area), detail, small, lod, clip)
                         continue
-                    self._edited.discard((i, j))
-                    cell = cells[(i, j)] = self._record(i, j, size)
+                    self._edited.discard((detail, size, i, j))
+                    cell = cells[(i, j)] = self._record(i, j, size, detail)
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
                 if cell.picture is not None:
@@ -112,10 +120,14 @@ class Overview(QObject):
                                     Qt.ClipOperation.IntersectClip if clip
                                     else Qt.ClipOperation.ReplaceClip)
                 if cell.selected_edges:
-                    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-                    for line, color in cell.selected_edges:
+                    painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail != "box")
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    for shape, color in cell.selected_edges:
                         painter.setPen(far_edge_pen(color, True, lod))
-                        painter.drawLine(line)
+                        if detail == "box":
+                            painter.drawLine(shape)
+                        else:
+                            painter.drawPath(shape)
                 for item in cell.others:
                     if item.isVisible():
                         painter.save()
@@ -161,17 +173,19 @@ class Overview(QObject):
         painter.drawPixmap(ox, oy, cell.pixmap)
         painter.restore()
 
-    def _record(self, i: int, j: int, size: float) -> _Cell:
-        """One cell as a picture: its lines, then its boxes, batched by pen and colour."""
+    def _record(self, i: int, j: int, size: float, detail: str) -> _Cell:
+        """One cell as a picture: its edges, then its nodes; at "box" detail batched by
+        pen and colour (straight lines, plain boxes)."""
         self.recorded += 1
         area = QRectF(i * size, j * size, size, size)
         items = self.scene.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect,
                                  Qt.SortOrder.AscendingOrder)
         if not items:
             return _Cell(None, [], [])
-        lines: dict[tuple[int, float], tuple[QColor, list[QLineF]]] = {}
+        box = detail == "box"
+        lines: dict[tuple[int, float], tuple[QColor, list]] = {}
         boxes: dict[tuple[int, bool, bool, float], tuple[QColor, list[QRectF]]] = {}
-        cards: list[tuple[QRectF, QColor, float]] = []
+        nodes: list[tuple[NodeItem, bool, float]] = []
         selected_edges, others = [], []
         for item in items:
             if not item.isVisible():
@@ -179,33 +193,44 @@ class Overview(QObject):
             if isinstance(item, EdgeItem):
                 sel = item.isSelected()
                 color = edge_color(sel, item.src.isSelected() or item.dst.isSelected(), item.muted)
-                line = QLineF(item._p1, item._p2)
+                shape = QLineF(item._p1, item._p2) if box else item.path
                 if sel:
-                    selected_edges.append((line, color))
+                    selected_edges.append((shape, color))
                 else:
-                    lines.setdefault((color.rgba(), item.opacity()), (color, []))[1].append(line)
+                    lines.setdefault((color.rgba(), item.opacity()), (color, []))[1].append(shape)
             elif isinstance(item, NodeItem):
                 selected = item.isSelected()
-                rect = QRectF(item.pos(), QSizeF(WIDTH, item.height))
                 opacity = 0.5 if item.blocked and not selected else 1.0
-                if item.composite:
-                    cards.append((rect, item.color, opacity))
-                key = (item.color.rgba(), bool(item.problem), selected, opacity)
-                group = boxes.setdefault(key, (item.color, []))
-                group[1].append(rect)
+                nodes.append((item, selected, opacity))
+                if box and not item.composite:
+                    key = (item.color.rgba(), bool(item.problem), selected, opacity)
+                    boxes.setdefault(key, (item.color, []))[1].append(
+                        QRectF(item.pos(), QSizeF(WIDTH, item.height)))
             else:
                 others.append(item)
         picture = QPicture()
         p = QPainter(picture)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, not box)
         for (_rgba, opacity), (color, group) in lines.items():
             p.setOpacity(opacity)
             p.setPen(far_edge_pen(color, False, 1.0))
-            p.drawLines(group)
+            if box:
+                p.drawLines(group)
+            else:
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                for path in group:
+                    p.drawPath(path)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        for rect, color, opacity in cards:
+        for item, selected, opacity in nodes:
+            if box and not item.composite:
+                continue  # batched below
+            p.save()
+            p.translate(item.pos())
             p.setOpacity(opacity)
-            paint_cards(p, rect, color)
+            if item.composite:
+                paint_cards(p, QRectF(0, 0, WIDTH, item.height), item.color)
+            paint_far(p, item, selected, detail)
+            p.restore()
         for (_rgba, problem, selected, opacity), (color, group) in boxes.items():
             p.setOpacity(opacity)
             p.setPen(box_pen(problem, selected))

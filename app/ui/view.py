@@ -210,9 +210,10 @@ class CanvasView(QGraphicsView):
         painter.drawLines([QLineF(*ln) for ln in lines])
 
     def paintEvent(self, ev):
-        """Zoomed far out (nodes are plain boxes), the whole canvas is drawn from the
-        overview's recorded cells instead of item by item (see overview.py)."""
-        if detail_level(self.zoom()) != "box":
+        """Zoomed out (nodes are boxes with at most their type), the canvas is drawn from
+        the overview's recorded cells instead of item by item (see overview.py)."""
+        detail = detail_level(self.zoom())
+        if detail == "full":
             super().paintEvent(ev)
             return
         painter = QPainter(self.viewport())
@@ -221,7 +222,7 @@ class CanvasView(QGraphicsView):
         exposed = self.mapToScene(ev.rect().adjusted(-1, -1, 1, 1)).boundingRect()
         painter.setTransform(self.viewportTransform())
         self.drawBackground(painter, exposed)
-        overview_of(self.scene()).draw(painter, exposed, self.zoom())
+        overview_of(self.scene()).draw(painter, exposed, self.zoom(), detail)
         self.drawForeground(painter, exposed)
         band = self.rubberBandRect()
         if not band.isEmpty():
@@ -309,8 +310,8 @@ class Minimap(QGraphicsView):
             p = QPainter(self._pixmap)
             p.setRenderHints(self.renderHints())
             p.setTransform(self.viewportTransform())
-            self.overview.draw(p, self.mapToScene(vp.rect()).boundingRect(),
-                               self.transform().m11())
+            z = self.transform().m11()
+            self.overview.draw(p, self.mapToScene(vp.rect()).boundingRect(), z, detail_level(z))
             p.end()
         painter.save()
         painter.resetTransform()
