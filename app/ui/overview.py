@@ -32,6 +32,7 @@ LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about
 MIN_CELL_PX = 100  # of a laid-out network. A frame uses small cells when they are this big
 _WHOLE = 64  # on screen. A changed area over this many cells re-records them lazily.
 SETTLE_S = 0.3  # a big cell changed less than this ago is drawn from its small cells
+BULK = 8  # more cells than this to record at once: sort all items into them in one pass
 
 
 class _Cell:
@@ -97,6 +98,9 @@ class Overview(QObject):
         small = LEVELS[0]
         settled = time.monotonic() - self._last_change > SETTLE_S
         x0, y0, x1, y1 = _span(area, size)
+        missing = {(i, j) for j in range(y0, y1 + 1) for i in range(x0, x1 + 1)
+                   if (i, j) not in cells}
+        bins = self._sort_into(missing, size) if len(missing) > BULK else {}
         for j in range(y0, y1 + 1):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
@@ -108,7 +112,7 @@ class Overview(QObject):
                                          .intersected(area), detail, small, lod, clip)
                         continue
                     self._edited.discard((detail, size, i, j))
-                    cell = cells[(i, j)] = self._record(i, j, size, detail)
+                    cell = cells[(i, j)] = self._record(i, j, size, detail, bins.get((i, j)))
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
                 if cell.picture is not None:
@@ -173,13 +177,32 @@ class Overview(QObject):
         painter.drawPixmap(ox, oy, cell.pixmap)
         painter.restore()
 
-    def _record(self, i: int, j: int, size: float, detail: str) -> _Cell:
+    def _sort_into(self, wanted: set, size: float) -> dict[tuple[int, int], list]:
+        """The canvas's edges and nodes (in drawing order) of each wanted cell, in one pass
+        over them: for many cells at once (a first view of a big graph) far cheaper than
+        asking the scene's index cell by cell."""
+        bins: dict[tuple[int, int], list] = {key: [] for key in wanted}
+        wire = getattr(self.scene, "_wire", None)  # the line drawn while connecting
+        extra = [wire["line"]] if wire else []
+        for group in (list(self.scene.edges.values()), list(self.scene.nodes.values()), extra):
+            for item in group:
+                r = item.sceneBoundingRect()
+                x0, y0, x1, y1 = _span(r, size)
+                for i in range(x0, x1 + 1):
+                    for j in range(y0, y1 + 1):
+                        b = bins.get((i, j))
+                        if b is not None:
+                            b.append(item)
+        return bins
+
+    def _record(self, i: int, j: int, size: float, detail: str, items=None) -> _Cell:
         """One cell as a picture: its edges, then its nodes; at "box" detail batched by
-        pen and colour (straight lines, plain boxes)."""
+        pen and colour (straight lines, plain boxes). `items`: the cell's, if known."""
         self.recorded += 1
-        area = QRectF(i * size, j * size, size, size)
-        items = self.scene.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect,
-                                 Qt.SortOrder.AscendingOrder)
+        if items is None:
+            items = self.scene.items(QRectF(i * size, j * size, size, size),
+                                     Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+                                     Qt.SortOrder.AscendingOrder)
         if not items:
             return _Cell(None, [], [])
         box = detail == "box"
