@@ -33,11 +33,12 @@ LOD_NAME = 0.2  # below this, as plain coloured boxes
 def detail_level(lod: float) -> str:
     """How much of a node is drawn at this zoom (the one place that decides it):
     "full": header, label, key params, shape, ports; "title": a coloured box with the type
-    and the ×N badge in large letters; "box": a coloured box only, drawn for the whole
-    canvas at once by overview.py (`paint_box` below is the one drawing of it)."""
+    and the ×N badge in large letters; "box": a coloured box only. Below "full" the canvas
+    draws all nodes at once (overview.py), with `paint_far` below, as NodeItem.paint does."""
     if lod >= LOD_TEXT:
         return "full"
     return "title" if lod >= LOD_NAME else "box"
+
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
@@ -175,7 +176,8 @@ class NodeItem(QGraphicsItem):
         self.problem = problem
         self.blocked = bool(info and info.blocked)
         shape = info.output_shape if info else None
-        self.shape_text = _memoized(("shape", shape), lambda: fmt_shape(shape)) if shape is not None else ""
+        self.shape_text = ("" if shape is None else
+                           _memoized(("shape", shape), lambda: fmt_shape(shape)))
         count = info.params if info else 0
         self.count_text = _memoized(("count", count), lambda: human(count)) if count else ""
         if composite:
