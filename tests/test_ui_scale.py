@@ -280,3 +280,26 @@ def test_zoomed_out_the_bulk_drawing_looks_like_the_items(big, monkeypatch, zoom
     differ = sum(1 for y in range(0, bulk.height(), 2) for x in range(0, bulk.width(), 2)
                  if not close(bulk.pixelColor(x, y), items.pixelColor(x, y), 40))
     assert differ <= bulk.width() * bulk.height() // 4 // 500  # under 0.2 %
+
+
+def test_the_scene_rect_holds_the_nodes_and_changes_only_when_they_near_its_edge(big):
+    s, doc = big.scene, big.doc
+    s.update_scene_rect()
+    rect = s.sceneRect()
+    assert rect.contains(s.items_rect())
+    changes = []
+    s.sceneRectChanged.connect(changes.append)
+    node = doc.graph.topological_order()[150]
+    x, y = doc.graph.node(node)["pos"]
+    doc.move({node: (x + 40, y + 20)})  # well inside: the index is kept
+    s.update_scene_rect()
+    assert not changes and s.sceneRect() == rect
+    corner = doc.graph.topological_order()[-1]
+    x, y = doc.graph.node(corner)["pos"]
+    doc.move({corner: (x + 3000, y + 3000)})  # out: the scene grows around it
+    s.update_scene_rect()
+    assert changes and s.sceneRect().contains(s.items_rect().adjusted(-600, -600, 600, 600))
+    doc.stack.undo()
+    s.update_scene_rect()
+    assert s.sceneRect().contains(s.items_rect())
+    assert s.sceneRect().width() <= s.items_rect().width() + 3 * 1200 + 1

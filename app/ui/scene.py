@@ -34,6 +34,7 @@ class GraphScene(QGraphicsScene):
         self.edges: dict[tuple[str, str], EdgeItem] = {}
         self._gp_nodes: set[str] = set()
         self._bounds: QRectF | None = None  # items_rect(), kept up to date or None
+        self._scene_rect: QRectF | None = None  # the scene rect set by update_scene_rect
         self._drag: dict | None = None
         self._wire: dict | None = None
         self.context_menu: Callable[[Any, Any], None] | None = None  # set by the window
@@ -224,7 +225,16 @@ class GraphScene(QGraphicsScene):
         r = self.items_rect()
         if r.isNull():
             r = QRectF(-400, -300, 800, 600)
-        self.setSceneRect(r.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
+        m = SCENE_MARGIN
+        # a new scene rect rebuilds the item index (~60 ms at 10,000 nodes): keep the one
+        # there while the nodes stay at least half a margin inside it and it is at most
+        # half a margin too big on any side
+        inner = r.adjusted(-m / 2, -m / 2, m / 2, m / 2)
+        outer = r.adjusted(-1.5 * m, -1.5 * m, 1.5 * m, 1.5 * m)
+        now = self._scene_rect
+        if now is None or not (now.contains(inner) and outer.contains(now)):
+            self._scene_rect = r.adjusted(-m, -m, m, m)
+            self.setSceneRect(self._scene_rect)
 
     def helpEvent(self, ev):
         for it in self.items(ev.scenePos()):
