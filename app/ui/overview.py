@@ -17,22 +17,24 @@ One Overview per scene (`overview_of(scene)`), shared by the canvas and the mini
 """
 from __future__ import annotations
 
+import gc
 import math
 import time
 
-from PySide6.QtCore import QLineF, QObject, QRectF, QSizeF, Qt
+from PySide6.QtCore import QLineF, QObject, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
 from .node_item import WIDTH, NodeItem, box_pen, paint_cards, paint_far
-from .theme import theme
+from .theme import colors, theme
 
 LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
 MIN_CELL_PX = 100  # of a laid-out network. A frame uses small cells when they are this big
 _WHOLE = 64  # on screen. A changed area over this many cells re-records them lazily.
 SETTLE_S = 0.3  # a big cell changed less than this ago is drawn from its small cells
 BULK = 8  # more cells than this to record at once: sort all items into them in one pass
+MANY_RECTS = 256  # a change naming more areas than this drops every cell
 
 
 class _Cell:
@@ -68,6 +70,9 @@ class Overview(QObject):
     def _changed(self, rects) -> None:
         if rects:
             self._last_change = time.monotonic()
+        if len(rects) > MANY_RECTS:  # a new graph, a theme: everything is recorded anew
+            self.invalidate()
+            return
         for (detail, size), cells in self.levels.items():
             if not cells:
                 continue
@@ -100,7 +105,21 @@ class Overview(QObject):
         x0, y0, x1, y1 = _span(area, size)
         missing = {(i, j) for j in range(y0, y1 + 1) for i in range(x0, x1 + 1)
                    if (i, j) not in cells}
-        bins = self._sort_into(missing, size) if len(missing) > BULK else {}
+        bins = {}
+        if len(missing) > BULK:
+            gc_was = gc.isenabled()
+            gc.disable()  # many small objects at once, over a heap of the whole graph
+            try:
+                bins = self._sort_into(missing, size)
+                for key in missing:
+                    edited = (detail, size, *key)
+                    if size > small and edited in self._edited and not settled:
+                        continue  # drawn from its small cells below
+                    self._edited.discard(edited)
+                    cells[key] = self._record(*key, size, detail, bins[key])
+            finally:
+                if gc_was:
+                    gc.enable()
         for j in range(y0, y1 + 1):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
@@ -184,15 +203,25 @@ class Overview(QObject):
         bins: dict[tuple[int, int], list] = {key: [] for key in wanted}
         wire = getattr(self.scene, "_wire", None)  # the line drawn while connecting
         extra = [wire["line"]] if wire else []
-        for group in (list(self.scene.edges.values()), list(self.scene.nodes.values()), extra):
-            for item in group:
-                r = item.sceneBoundingRect()
-                x0, y0, x1, y1 = _span(r, size)
-                for i in range(x0, x1 + 1):
-                    for j in range(y0, y1 + 1):
-                        b = bins.get((i, j))
-                        if b is not None:
-                            b.append(item)
+        floor = math.floor
+
+        def put(item, left, top, right, bottom):
+            for i in range(floor(left / size), floor(right / size) + 1):
+                for j in range(floor(top / size), floor(bottom / size) + 1):
+                    b = bins.get((i, j))
+                    if b is not None:
+                        b.append(item)
+
+        for e in list(self.scene.edges.values()):  # at (0, 0): their rect is in the scene's
+            r = e._rect
+            put(e, r.left(), r.top(), r.right(), r.bottom())
+        for n in list(self.scene.nodes.values()):
+            p = n.pos()
+            x, y = p.x(), p.y()
+            put(n, x - 8, y - 8, x + WIDTH + 16, y + n.height + 16)  # bounding rect and more
+        for item in extra:
+            r = item.sceneBoundingRect()
+            put(item, r.left(), r.top(), r.right(), r.bottom())
         return bins
 
     def _record(self, i: int, j: int, size: float, detail: str, items=None) -> _Cell:
@@ -206,30 +235,38 @@ class Overview(QObject):
         if not items:
             return _Cell(None, [], [])
         box = detail == "box"
-        lines: dict[tuple[int, float], tuple[QColor, list]] = {}
+        chosen = set(self.scene.selectedItems())
+        c = colors()
+        plain_edge = c.edge
         boxes: dict[tuple[int, bool, bool, float], tuple[QColor, list[QRectF]]] = {}
         nodes: list[tuple[NodeItem, bool, float]] = []
         selected_edges, others = [], []
+        lines: dict[tuple[int, float], tuple[QColor, list]] = {}
         for item in items:
-            if not item.isVisible():
-                continue
             if isinstance(item, EdgeItem):
-                sel = item.isSelected()
-                color = edge_color(sel, item.src.isSelected() or item.dst.isSelected(), item.muted)
+                sel = item in chosen
+                if not (sel or item.muted or item.src in chosen or item.dst in chosen
+                        or item.opacity() != 1.0):
+                    color = plain_edge  # most edges: no calls for their colour
+                    key = (0, 1.0)
+                else:
+                    color = edge_color(sel, item.src in chosen or item.dst in chosen, item.muted)
+                    key = (color.rgba() or 1, item.opacity())
                 shape = QLineF(item._p1, item._p2) if box else item.path
                 if sel:
                     selected_edges.append((shape, color))
                 else:
-                    lines.setdefault((color.rgba(), item.opacity()), (color, []))[1].append(shape)
+                    lines.setdefault(key, (color, []))[1].append(shape)
             elif isinstance(item, NodeItem):
-                selected = item.isSelected()
+                selected = item in chosen
                 opacity = 0.5 if item.blocked and not selected else 1.0
                 nodes.append((item, selected, opacity))
                 if box and not item.composite:
                     key = (item.color.rgba(), bool(item.problem), selected, opacity)
+                    p = item.pos()
                     boxes.setdefault(key, (item.color, []))[1].append(
-                        QRectF(item.pos(), QSizeF(WIDTH, item.height)))
-            else:
+                        QRectF(p.x(), p.y(), WIDTH, item.height))
+            elif item.isVisible():
                 others.append(item)
         picture = QPicture()
         p = QPainter(picture)
