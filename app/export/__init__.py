@@ -7,6 +7,8 @@ needs them.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 # name → submodule. Nothing is imported until a name is used (PEP 562), so that importing
 # app.export.style (the editor's colours) does not load torch, onnx or the exporters.
@@ -31,6 +33,18 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # importing a submodule binds it to its name here; `python_source` names both a
+        # submodule and its function, and the function is what this package exports
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
