@@ -102,9 +102,12 @@ def _positive(kind):
     return parse
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with `command`, only that feature's module is imported (a feature may
-    import torch or Qt, which `validate` and `summary` must not wait for)."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. With argv, only the feature command named there is imported (the others
+    are listed with their help line): `netcanvas gui` never loads the exporters or torch."""
+    wanted = None
+    if argv is not None:
+        wanted = next((a for a in argv if not a.startswith("-")), "")
     parser = argparse.ArgumentParser(
         prog="netcanvas",
         description="Design convolutional networks, check their shapes, train and export them.")
@@ -126,8 +129,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "machine's GPU, else 16)")
     p.set_defaults(func=cmd_summary)
     for name, (module, help_text) in FEATURE_COMMANDS.items():
-        if command is not None and name != command:
-            sub.add_parser(name, help=help_text)  # listed in --help, never imported
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=help_text, description=help_text)
             continue
         try:
             mod = importlib.import_module(module)
@@ -144,8 +147,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        first = next((a for a in argv if not a.startswith("-")), None)
-        parser = build_parser(first if first in ("validate", "summary") else None)
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()

@@ -6,12 +6,46 @@ needs them.
 """
 from __future__ import annotations
 
-from .diagram import diagram_source, export_diagram, find_renderer, layout_positions
-from .errors import ExportError
-from .onnx_export import OnnxReport, export_onnx
-from .python_source import export_python, network_class_name, python_source
-from .style import CATEGORY_COLORS, category_color, fill_color
-from .weights import WeightsError, load_weights, save_weights
+import importlib
+import sys
+import types
+
+# name → submodule. Nothing is imported until a name is used (PEP 562), so that importing
+# app.export.style (the editor's colours) does not load torch, onnx or the exporters.
+_LAZY = {
+    "diagram_source": "diagram", "export_diagram": "diagram", "find_renderer": "diagram",
+    "layout_positions": "diagram", "ExportError": "errors", "OnnxReport": "onnx_export",
+    "export_onnx": "onnx_export", "export_python": "python_source",
+    "network_class_name": "python_source", "python_source": "python_source",
+    "CATEGORY_COLORS": "style", "category_color": "style", "fill_color": "style",
+    "WeightsError": "weights", "load_weights": "weights", "save_weights": "weights",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # importing a submodule binds it to its name here; `python_source` names both a
+        # submodule and its function, and the function is what this package exports
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "CATEGORY_COLORS",

@@ -3,11 +3,31 @@
     from app.train import TrainConfig, train
     result = train(graph, TrainConfig(epochs=3), callback=print)
 """
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import OPTIMIZERS, SCHEDULES, TrainConfig
-from .data import DataError, Dataset, load_dataset
-from .loop import TrainError, TrainResult, evaluate, lr_at, pick_device, train
-from .memory import MemoryEstimate, estimate_memory
+import importlib
+
+# name → submodule, imported on first use (PEP 562): app.train.config needs no torch.
+_LAZY = {
+    "CheckpointError": "checkpoint", "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint", "OPTIMIZERS": "config", "SCHEDULES": "config",
+    "TrainConfig": "config", "DataError": "data", "Dataset": "data", "load_dataset": "data",
+    "TrainError": "loop", "TrainResult": "loop", "evaluate": "loop", "lr_at": "loop",
+    "pick_device": "loop", "train": "loop", "MemoryEstimate": "memory",
+    "estimate_memory": "memory",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
            "OPTIMIZERS",

@@ -125,6 +125,8 @@ def run(args) -> int:
         win.scene.select_nodes([args.select])
     if args.screenshot:
         return screenshot(app, win, args.screenshot)
+    from .warmup import after_first_paint
+    after_first_paint(win.view.viewport())  # torch for training/export, once the canvas shows
     win.show()
     rc = app.exec()
     if not own_app:

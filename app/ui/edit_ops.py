@@ -110,8 +110,14 @@ class EditOpsMixin:
         return popup
 
     def select_all(self) -> None:
-        for item in self.scene.nodes.values():
-            item.setSelected(True)
+        # one selectionChanged for all, not one per node (quadratic on big graphs)
+        blocked = self.scene.blockSignals(True)
+        try:
+            for item in self.scene.nodes.values():
+                item.setSelected(True)
+        finally:
+            self.scene.blockSignals(blocked)
+        self.scene.selectionChanged.emit()
 
     def copy(self) -> dict | None:
         data = clipboard.copy(self.doc.current, self.scene.selected_nodes())

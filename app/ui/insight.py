@@ -18,6 +18,7 @@ from app.graph.receptive import receptive_fields
 from app.summary import fmt_bytes
 
 DEFAULT_BATCH = 64
+MAX_LIVE_NODES = 2000  # above this, the status bar does not re-estimate after every edit
 
 
 class MemoryStatus(QLabel):
@@ -40,10 +41,16 @@ class MemoryStatus(QLabel):
         self._done.connect(self._finish)
         doc.changed.connect(self.schedule)
         if train_panel is not None:
-            for signal in (train_panel.batch_spin.valueChanged, train_panel.amp_check.toggled,
-                           train_panel.optimizer_combo.currentIndexChanged,
-                           train_panel.device_combo.currentIndexChanged):
-                signal.connect(self.schedule)
+            self.follow(train_panel)
+        self.schedule()
+
+    def follow(self, panel) -> None:
+        """Take batch size, optimizer and precision from the Train panel (made on first use)."""
+        self.panel = panel
+        for signal in (panel.batch_spin.valueChanged, panel.amp_check.toggled,
+                       panel.optimizer_combo.currentIndexChanged,
+                       panel.device_combo.currentIndexChanged):
+            signal.connect(self.schedule)
         self.schedule()
 
     def settings(self) -> tuple[int, str, str]:
@@ -62,6 +69,9 @@ class MemoryStatus(QLabel):
         g = self.doc.graph
         if g.problems() or len(g.input_nodes()) != 1:
             self._show(None, "Training memory: fix the problems first", "")
+            return
+        if g.g.number_of_nodes() > MAX_LIVE_NODES:  # the snapshot alone would cost an edit's time
+            self._show(None, "Training memory: netcanvas summary FILE --batch B", "")
             return
         batch, optimizer, precision = self.settings()
         snapshot = project_from_dict(g.to_dict())  # the worker must not see edits

@@ -144,20 +144,15 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.summary_dock = self._dock("Summary", "summary", self.summary, B)
         self.setCorner(Qt.Corner.BottomLeftCorner, L)
         self.setCorner(Qt.Corner.BottomRightCorner, R)
+        # the Train panel needs torch: its dock gets it when first shown (ensure_train_panel)
         self.train_panel = None
-        try:
-            from app.ui.train_panel import TrainPanel  # written separately; optional
-            self.train_panel = TrainPanel(self)
-        except Exception as exc:  # noqa: BLE001 - the editor works without it
-            self._train_error = exc
-        if self.train_panel is not None:
-            self.train_dock = self._dock("Train", "train", self.train_panel, B)
-            self.tabifyDockWidget(self.summary_dock, self.train_dock)
-            self.summary_dock.raise_()
+        self.train_dock = self._dock("Train", "train", QWidget(self), B)
+        self.tabifyDockWidget(self.summary_dock, self.train_dock)
+        self.summary_dock.raise_()
+        self.train_dock.visibilityChanged.connect(lambda shown: shown and self.ensure_train_panel())
         self._docks_sized_for = None
-        if self.train_panel is not None:
-            self.train_dock.visibilityChanged.connect(
-                lambda shown: shown and QTimer.singleShot(0, self.size_docks))
+        self.train_dock.visibilityChanged.connect(
+            lambda shown: shown and QTimer.singleShot(0, self.size_docks))
         self.size_docks()
 
     def size_docks(self) -> None:
@@ -173,8 +168,7 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
                          [clamp(W * 0.17, 200, 300), clamp(W * 0.19, 250, 360)],
                          Qt.Orientation.Horizontal)
         bottom = clamp(H * 0.22, 150, 300)
-        train = self.train_panel
-        if train is not None and not self.train_dock.visibleRegion().isEmpty():
+        if not self.train_dock.visibleRegion().isEmpty():
             bottom = max(bottom, clamp(H * 0.32, 220, 380))  # settings and Start both show
         self.resizeDocks([self.summary_dock], [bottom], Qt.Orientation.Vertical)
         side = H - bottom - 120
@@ -368,6 +362,21 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         if self.train_panel is not None:
             self.train_panel.set_graph(self.doc.graph)
         self._connect_composite()
+
+    def ensure_train_panel(self):
+        """The Train panel, made on first use (its import loads torch); None if it cannot be."""
+        if self.train_panel is None:
+            try:
+                from app.ui.train_panel import TrainPanel
+                self.train_panel = TrainPanel(self)
+            except Exception as exc:  # noqa: BLE001 - the editor works without it
+                self._train_error = exc
+                self.train_dock.setWidget(QLabel(f"Training is not available: {exc}"))
+                return None
+            self.train_dock.setWidget(self.train_panel)
+            self.train_panel.set_graph(self.doc.graph)
+            self.memory_status.follow(self.train_panel)
+        return self.train_panel
 
     # ---- state shown -------------------------------------------------------------------------
     def update_title(self) -> None:

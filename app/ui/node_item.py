@@ -31,6 +31,33 @@ LOD_NAME = 0.06  # below this, as plain coloured boxes
 FAR_PX, FAR_MIN_PX = 11.0, 8.0  # the type name's size on screen when zoomed out
 FAR_SPILL = 40.0  # how far into the gap beside the box the zoomed-out name may run
 
+
+def detail_level(lod: float) -> str:
+    """How much of a node is drawn at this zoom (the one place that decides it):
+    "full": header, label, key params, shape, ports; "title": a coloured box with the type
+    and the ×N badge in large letters; "box": a coloured box only. Below "full" the canvas
+    draws all nodes at once (overview.py), with `paint_far` below, as NodeItem.paint does."""
+    if lod >= LOD_TEXT:
+        return "full"
+    return "title" if lod >= LOD_NAME else "box"
+
+
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+
+# texts and colours many nodes share, made once (a 10,000-node network has few distinct ones)
+_memo: dict = {}
+
+
+def _memoized(key, make):
+    value = _memo.get(key)
+    if value is None:
+        if len(_memo) > 20_000:
+            _memo.clear()
+        value = _memo[key] = make()
+    return value
+
+
 _ABBREV = {"kernel_size": "kernel", "pool_size": "pool", "growth_rate": "growth",
            "batch_norm": "bn", "function": "", "expansion": "exp"}
 
@@ -92,7 +119,7 @@ class NodeItem(QGraphicsItem):
     def __init__(self, node_id: str):
         super().__init__()
         self.node_id = node_id
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlag(_SELECTABLE)
         # No item cache: with DeviceCoordinateCache Qt kept drawing the old pixmap after
         # refresh() called update() (a red outline or an old shape after the model changed,
         # on the canvas and the minimap alike; only a zoom change, which rebuilds the pixmap,
@@ -119,6 +146,7 @@ class NodeItem(QGraphicsItem):
         # while a wire is drawn: "in" / "out" = it can connect here (those ports light up),
         # False = it cannot (the node dims), None = no wire
         self.accepts: str | bool | None = None
+        self._tip_graph = None
 
     def set_accepts(self, accepts: str | bool | None) -> None:
         if accepts != self.accepts:
@@ -130,8 +158,7 @@ class NodeItem(QGraphicsItem):
         """Re-read the node from the model; True when the port layout changed."""
         d = graph.g.nodes[self.node_id]
         info = graph.info.get(self.node_id)
-        ins = graph.inputs_of(self.node_id)
-        taken = frozenset(p for _, p in ins)
+        taken = frozenset(e["port"] for e in graph.g.pred[self.node_id].values())
         problem = info.problem.message if info and info.problem else None
         for p in graph.graph_problems:
             if p.node == self.node_id and problem is None:
@@ -141,28 +168,32 @@ class NodeItem(QGraphicsItem):
         repeat = d.get("repeat", 1)
         sig = (spec.color, len(spec.inputs), tuple(spec.exposed), spec.doc,
                graph.definitions.epoch) if composite else None
-        key = (d["type"], d["label"], tuple(sorted((k, repr(v)) for k, v in d["params"].items())),
-               info.output_shape if info else None, info.params if info else 0,
-               problem, bool(info and info.blocked), taken, repeat, sig)
+        params = tuple(sorted((k, repr(v)) for k, v in d["params"].items()))
+        key = (d["type"], d["label"], params, info.output_shape if info else None,
+               info.params if info else 0, problem, bool(info and info.blocked), taken, repeat, sig)
         if key == self._key:
             return False
         self._key = key
         self.type_id = d["type"]
         self.repeat = repeat
         self.badge = f"×{repeat}" if repeat > 1 else ""
-        self.color = QColor(spec.color) if composite else category_color(spec.category)
+        self.color = (QColor(spec.color) if composite else
+                      _memoized(("color", spec.category), lambda: category_color(spec.category)))
         inputs = arity(spec)
         self.many = inputs == "many" and not composite
         self.has_input = inputs != "none"
         self.taken = taken
         self.name = d["label"] or self.node_id
         self.name_is_id = not d["label"]
-        self.params_text = key_params_text(spec, d["params"])
+        self.params_text = (key_params_text(spec, d["params"]) if composite else _memoized(
+            ("params", d["type"], params), lambda: key_params_text(spec, d["params"])))
         self.problem = problem
         self.blocked = bool(info and info.blocked)
         shape = info.output_shape if info else None
-        self.shape_text = fmt_shape(shape) if shape is not None else ""
-        self.count_text = human(info.params) if info and info.params else ""
+        self.shape_text = ("" if shape is None else
+                           _memoized(("shape", shape), lambda: fmt_shape(shape)))
+        count = info.params if info else 0
+        self.count_text = _memoized(("count", count), lambda: human(count)) if count else ""
         if composite:
             n_ports = len(spec.inputs)
         else:
@@ -172,9 +203,20 @@ class NodeItem(QGraphicsItem):
         if geometry:
             self.prepareGeometryChange()
             self.n_ports, self.height, self.composite = n_ports, height, composite
-        self.setToolTip(self._tooltip(d, info, spec))
+        self._tip_graph = graph  # the tooltip is composed when first asked for
         self.update()
         return geometry
+
+    def toolTip(self) -> str:
+        self.ensure_tooltip()
+        return super().toolTip()
+
+    def ensure_tooltip(self) -> None:
+        """Compose the tooltip if the node changed since (the scene calls this on hover)."""
+        g, self._tip_graph = self._tip_graph, None
+        if g is not None and self.node_id in g.g:
+            d = g.g.nodes[self.node_id]
+            self.setToolTip(self._tooltip(d, g.info.get(self.node_id), g.kind(d["type"])))
 
     def _tooltip(self, d, info, spec) -> str:
         head = (f"<b>{self.type_id}</b>{' ' + self.badge if self.badge else ''} "
@@ -250,7 +292,7 @@ class NodeItem(QGraphicsItem):
 
     # ---- painting ------------------------------------------------------------------
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+        if change == _SELECTED_CHANGED:
             self.update()
             for e in self.edges_in + self.edges_out:
                 e.update()
@@ -264,19 +306,10 @@ class NodeItem(QGraphicsItem):
         if (self.blocked and not selected) or self.accepts is False:
             painter.setOpacity(0.5)
         if self.composite:  # a small stack of cards: there is more inside
-            back = QColor(self.color)
-            back.setAlpha(120)
-            painter.setPen(QPen(back, 1.0))
-            painter.setBrush(c.node)
-            for k in (2, 1):
-                painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
-        if lod < LOD_TEXT:  # zoomed out: a coloured box with its type in readable letters
-            painter.setPen(QPen(c.error if self.problem else c.accent, 6) if (self.problem or selected)
-                           else Qt.PenStyle.NoPen)
-            painter.setBrush(self.color)
-            painter.drawRect(rect)
-            if lod >= LOD_NAME and not (widget is not None and widget.property("overview")):
-                self._paint_far_title(painter, rect, lod)  # (the minimap has no room)
+            paint_cards(painter, rect, self.color)
+        level = detail_level(lod)
+        if level != "full":  # zoomed out: a coloured box with its type in readable letters
+            paint_far(painter, self, selected, level, lod)
             return
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         f = fonts()
@@ -399,6 +432,40 @@ class NodeItem(QGraphicsItem):
         painter.setFont(font)
         painter.setPen(QColor("#FFFFFF"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def paint_cards(painter, rect: QRectF, color: QColor) -> None:
+    """The cards drawn behind a composite block."""
+    back = QColor(color)
+    back.setAlpha(120)
+    painter.setPen(QPen(back, 1.0))
+    painter.setBrush(colors().node)
+    for k in (2, 1):
+        painter.drawRoundedRect(rect.translated(STACK * k, STACK * k), 6, 6)
+
+
+def box_pen(problem, selected: bool) -> QPen:
+    c = colors()
+    return (QPen(c.error if problem else c.accent, 6) if (problem or selected)
+            else QPen(Qt.PenStyle.NoPen))
+
+
+def paint_box(painter, rect: QRectF, color: QColor, problem, selected: bool) -> None:
+    """A node zoomed out: its colour, outlined when it has a problem or is selected
+    (overview.py draws many at once the same way)."""
+    painter.setPen(box_pen(problem, selected))
+    painter.setBrush(color)
+    painter.drawRect(rect)
+
+
+def paint_far(painter, item: NodeItem, selected: bool, level: str, lod: float = 1.0) -> None:
+    """A node zoomed out, after its cards: a coloured box, and at "title" detail its type
+    and ×N in letters FAR_PX pixels high on screen at zoom `lod` (overview.py records the
+    "box" detail of many nodes at once the same way)."""
+    rect = QRectF(0, 0, WIDTH, item.height)
+    paint_box(painter, rect, item.color, item.problem, selected)
+    if level == "title":
+        item._paint_far_title(painter, rect, lod)
 
 
 def _html(text: str) -> str:

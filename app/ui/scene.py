@@ -4,6 +4,7 @@ model's change notifications and holds no state of its own beyond the items that
 the model."""
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from app.graph import fmt_shape
 
 from .edge_item import EdgeItem, RubberLine
-from .node_item import NodeItem
+from .node_item import NodeItem, detail_level
 from .scene_drops import SceneDropsMixin
 from .theme import theme
 
@@ -34,6 +35,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple[str, str], EdgeItem] = {}
         self._gp_nodes: set[str] = set()
+        self._bounds: QRectF | None = None  # items_rect(), kept up to date or None
+        self._scene_rect: QRectF | None = None  # the scene rect set by update_scene_rect
         self._drag: dict | None = None
         self._wire: dict | None = None
         self._hovered_port = False
@@ -45,6 +48,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._relabel_timer = QTimer(self)
         self._relabel_timer.setSingleShot(True)
         self._relabel_timer.timeout.connect(self.relabel)
+        self._selection_timer = QTimer(self)  # one selectionChanged after removing many
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.timeout.connect(self.selectionChanged.emit)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -61,13 +67,22 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
 
     def rebuild(self) -> None:
         self._drag = self._wire = None
-        self.clear()
-        self.nodes, self.edges = {}, {}
-        g = self.graph
-        for n in g.g.nodes:
-            self._add_node(n)
-        for s, t, p in g.edges():
-            self._add_edge(s, t, p)
+        self._bounds = None
+        # tens of thousands of new objects: no cyclic GC passes over the heap meanwhile
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.clear()
+            self.nodes, self.edges = {}, {}
+            self._bounds = QRectF()
+            g = self.graph
+            for n in g.g.nodes:
+                self._add_node(n)
+            for s, t, p in g.edges():
+                self._add_edge(s, t, p)
+        finally:
+            if was_enabled:
+                gc.enable()
         self._gp_nodes = {p.node for p in g.graph_problems}
         self.update_scene_rect()
 
@@ -78,15 +93,16 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         item.setPos(x, y)
         self.addItem(item)
         self.nodes[n] = item
+        self._grow(item.sceneBoundingRect())
         return item
 
     def _add_edge(self, s: str, t: str, port: int) -> EdgeItem:
         e = EdgeItem(self.nodes[s], self.nodes[t], port)
         self.nodes[s].edges_out.append(e)
         self.nodes[t].edges_in.append(e)
-        self._label(e)
+        e.label, e.muted = self._label_of(e)
+        e.update_path()  # before it is in the scene's index: no re-indexing
         self.addItem(e)
-        e.update_path()  # in the scene: its label can keep clear of the nodes
         self.edges[(s, t)] = e
         return e
 
@@ -96,18 +112,38 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
             return
         e.src.edges_out.remove(e)
         e.dst.edges_in.remove(e)
-        self.removeItem(e)
+        self._remove_quietly(e)
 
-    def _label(self, e: EdgeItem) -> None:
+    def _remove_quietly(self, item) -> None:
+        """Remove an item; if it was selected, one selectionChanged follows the whole burst
+        of removals (one per item, each answered by listing the selection, is quadratic
+        when thousands go at once)."""
+        if item.isSelected():
+            blocked = self.blockSignals(True)
+            try:
+                self.removeItem(item)
+            finally:
+                self.blockSignals(blocked)
+            self._selection_timer.start(0)
+        else:
+            self.removeItem(item)
+
+    def _label_of(self, e: EdgeItem) -> tuple[str, bool]:
         info = self.graph.info.get(e.src.node_id)
         shape = info.output_shape if info else None
-        e.set_label(fmt_shape(shape) if shape is not None else "", muted=e.dst.blocked)
+        return (fmt_shape(shape) if shape is not None else ""), e.dst.blocked
+
+    def _label(self, e: EdgeItem) -> None:
+        e.set_label(*self._label_of(e))
 
     def _refresh(self, n: str) -> None:
         item = self.nodes.get(n)
         if item is None or n not in self.graph.g:
             return
+        before = item.sceneBoundingRect()
         if item.refresh(self.graph):
+            self._shrink(before)
+            self._grow(item.sceneBoundingRect())
             for e in item.edges_in + item.edges_out:
                 e.update_path()
         for e in item.edges_out:
@@ -120,7 +156,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         if kind == "node_moved":
             item = self.nodes.get(payload)
             if item is not None and payload in g.g:
+                self._shrink(item.sceneBoundingRect())
                 item.setPos(*g.g.nodes[payload]["pos"])
+                self._grow(item.sceneBoundingRect())
                 for e in item.edges_in:
                     e.update_path()
                 for e in item.edges_out:
@@ -133,9 +171,10 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         elif kind == "node_removed":
             item = self.nodes.pop(payload, None)
             if item is not None:
+                self._shrink(item.sceneBoundingRect())
                 for e in list(item.edges_in + item.edges_out):
                     self._remove_edge(e.key)
-                self.removeItem(item)
+                self._remove_quietly(item)
         elif kind == "node_changed":
             self._refresh(payload)
         elif kind == "edge_added":
@@ -165,18 +204,26 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._relabel_timer.start(0)
 
     def relabel(self) -> None:
-        """Labels keep clear of the nodes as they are now (after each burst of edits)."""
-        for e in self.edges.values():
-            e.relabel()
+        """Labels in view keep clear of the nodes as they are now (after each burst of edits,
+        and when a view shows another part: labels are drawn only close up, and a 10,000-node
+        graph must not ask the scene's index about every label after each edit)."""
+        for view in self.views():
+            if not view.isVisible() or detail_level(view.transform().m11()) != "full":
+                continue
+            area = view.mapToScene(view.viewport().rect()).boundingRect()
+            for item in self.items(area):
+                if isinstance(item, EdgeItem):
+                    item.relabel()
 
     def sync(self) -> None:
         """Make the items match the model again after a wholesale change (undo snapshots)."""
         g = self.graph
+        self._bounds = None
         for n in [n for n in self.nodes if n not in g.g]:
             item = self.nodes.pop(n)
             for e in list(item.edges_in + item.edges_out):
                 self._remove_edge(e.key)
-            self.removeItem(item)
+            self._remove_quietly(item)
         want = {(s, t): p for s, t, p in g.edges()}
         for key, e in list(self.edges.items()):
             if want.get(key) != e.port:
@@ -199,18 +246,46 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
             self._label(e)
 
     def update_scene_rect(self) -> None:
-        r = QRectF()
-        for item in self.nodes.values():
-            r = r.united(item.sceneBoundingRect())
+        r = self.items_rect()
         if r.isNull():
             r = QRectF(-400, -300, 800, 600)
-        self.setSceneRect(r.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
+        m = SCENE_MARGIN
+        # a new scene rect rebuilds the item index (~60 ms at 10,000 nodes): keep the one
+        # there while the nodes stay at least half a margin inside it and it is at most
+        # half a margin too big on any side
+        inner = r.adjusted(-m / 2, -m / 2, m / 2, m / 2)
+        outer = r.adjusted(-1.5 * m, -1.5 * m, 1.5 * m, 1.5 * m)
+        now = self._scene_rect
+        if now is None or not (now.contains(inner) and outer.contains(now)):
+            self._scene_rect = r.adjusted(-m, -m, m, m)
+            self.setSceneRect(self._scene_rect)
+
+    def helpEvent(self, ev):
+        for it in self.items(ev.scenePos()):
+            if isinstance(it, NodeItem):
+                it.ensure_tooltip()
+        super().helpEvent(ev)
 
     def items_rect(self) -> QRectF:
-        r = QRectF()
-        for item in self.nodes.values():
-            r = r.united(item.sceneBoundingRect())
-        return r
+        """The nodes' bounding rect: kept as nodes move and change, recomputed (one pass
+        over the nodes) only after one at the edge moved inwards or went away."""
+        if self._bounds is None:
+            r = QRectF()
+            for item in self.nodes.values():
+                r = r.united(item.sceneBoundingRect())
+            self._bounds = r
+        return QRectF(self._bounds)
+
+    def _grow(self, r: QRectF) -> None:
+        if self._bounds is not None:
+            self._bounds = self._bounds.united(r) if not self._bounds.isNull() else QRectF(r)
+
+    def _shrink(self, r: QRectF) -> None:
+        """A node no longer covers r: the bounds stay right unless r touched them."""
+        b = self._bounds
+        if b is not None and not (r.left() > b.left() and r.top() > b.top()
+                                  and r.right() < b.right() and r.bottom() < b.bottom()):
+            self._bounds = None
 
     def restyle(self) -> None:
         for item in self.nodes.values():
@@ -228,10 +303,15 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         return [i.key for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def select_nodes(self, ids) -> None:
-        self.clearSelection()
-        for n in ids:
-            if n in self.nodes:
-                self.nodes[n].setSelected(True)
+        blocked = self.blockSignals(True)  # one selectionChanged, not one per node
+        try:
+            self.clearSelection()
+            for n in ids:
+                if n in self.nodes:
+                    self.nodes[n].setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        self.selectionChanged.emit()
 
     def node_at(self, pos: QPointF) -> NodeItem | None:
         for it in self.items(pos):

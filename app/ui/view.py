@@ -5,9 +5,19 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu
+from PySide6.QtGui import QColor, QCursor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsScene,
+    QGraphicsView,
+    QMenu,
+    QRubberBand,
+    QStyle,
+    QStyleOptionRubberBand,
+)
 
+from .node_item import detail_level
+from .overview import overview_of
 from .theme import colors
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
@@ -75,6 +85,7 @@ class CanvasView(QGraphicsView):
             self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.zoomChanged.emit(self.zoom())
         self.minimap.viewport().update()
+        self._relabel_soon()
 
     def wheelEvent(self, ev):
         if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
@@ -191,6 +202,13 @@ class CanvasView(QGraphicsView):
         if self.frame_color is not None:  # the frame stays put: repaint, do not scroll it
             self.viewport().update()
         self.minimap.viewport().update()
+        self._relabel_soon()
+
+    def _relabel_soon(self) -> None:
+        """Labels now in view keep clear of the nodes (the scene places only those)."""
+        relabel = getattr(self.scene(), "_relabel_soon", None)
+        if relabel is not None:
+            relabel()
 
     # ---- files dropped on the canvas -------------------------------------------------------
     def dragEnterEvent(self, ev):
@@ -237,6 +255,32 @@ class CanvasView(QGraphicsView):
         from PySide6.QtCore import QLineF
         painter.drawLines([QLineF(*ln) for ln in lines])
 
+    def paintEvent(self, ev):
+        """Far out (nodes are plain boxes), the canvas is drawn from the overview's recorded
+        cells instead of item by item (see overview.py)."""
+        detail = detail_level(self.zoom())
+        if detail != "box":  # names are drawn at a size for this zoom: item by item
+            super().paintEvent(ev)
+            return
+        painter = QPainter(self.viewport())
+        painter.setRenderHints(self.renderHints())
+        painter.setClipRect(ev.rect())
+        exposed = self.mapToScene(ev.rect().adjusted(-1, -1, 1, 1)).boundingRect()
+        painter.setTransform(self.viewportTransform())
+        self.drawBackground(painter, exposed)
+        overview_of(self.scene()).draw(painter, exposed, self.zoom(), detail)
+        self.drawForeground(painter, exposed)
+        band = self.rubberBandRect()
+        if not band.isEmpty():
+            painter.resetTransform()
+            option = QStyleOptionRubberBand()
+            option.initFrom(self.viewport())
+            option.rect = band
+            option.shape = QRubberBand.Shape.Rectangle
+            self.viewport().style().drawControl(QStyle.ControlElement.CE_RubberBand, option,
+                                                painter, self.viewport())
+        painter.end()
+
     def set_frame_color(self, color: QColor | None) -> None:
         self.frame_color = color
         self.viewport().update()
@@ -271,18 +315,21 @@ class CanvasView(QGraphicsView):
 class Minimap(QGraphicsView):
     """An overview of the whole scene; the main view's area is outlined; click or drag to
     move there. It sits in a corner of the canvas (its context menu moves or hides it) and
-    takes at most a quarter of the canvas' width and height."""
+    takes at most a quarter of the canvas' width and height. It shows an empty scene with
+    the same coordinates and draws the canvas's overview (overview.py) into a picture kept
+    until the graph or the fit changes, so that scrolling the canvas repaints only the
+    outline."""
     CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
     MAX_W, MAX_H = 200, 110
     cornerChanged = Signal(str)
     hideRequested = Signal()
 
     def __init__(self, main: CanvasView):
-        super().__init__(main.scene(), main)
+        super().__init__(QGraphicsScene(main), main)
         self.main = main
         self.corner = "bottom-right"
+        self._pixmap: QPixmap | None = None
         self.setInteractive(False)
-        self.viewport().setProperty("overview", True)  # node items draw no names here
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedSize(self.MAX_W, self.MAX_H)
@@ -295,6 +342,7 @@ class Minimap(QGraphicsView):
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
         main.scene().changed.connect(lambda _r: self._timer.start())
+        self.overview = overview_of(main.scene())
 
     def set_corner(self, corner: str) -> None:
         if corner in self.CORNERS:
@@ -327,10 +375,14 @@ class Minimap(QGraphicsView):
     def refit(self) -> None:
         if not self.isVisible():
             return
-        rect = self.scene().items_rect()
+        rect = self.main.scene().items_rect()
         if rect.isNull():
             rect = QRectF(-200, -150, 400, 300)
-        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
+        rect = rect.adjusted(-30, -30, 30, 30)
+        self.scene().setSceneRect(rect)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._pixmap = None
+        self.viewport().update()
 
     def showEvent(self, ev):
         super().showEvent(ev)
@@ -339,7 +391,20 @@ class Minimap(QGraphicsView):
 
     def drawBackground(self, painter, rect):
         c = colors()
-        painter.fillRect(rect, c.background.darker(104) if not c.dark else c.background.lighter(115))
+        vp = self.viewport()
+        if self._pixmap is None or self._pixmap.size() != vp.size():
+            self._pixmap = QPixmap(vp.size())
+            self._pixmap.fill(c.background.darker(104) if not c.dark else c.background.lighter(115))
+            p = QPainter(self._pixmap)
+            p.setRenderHints(self.renderHints())
+            p.setTransform(self.viewportTransform())
+            z = self.transform().m11()
+            self.overview.draw(p, self.mapToScene(vp.rect()).boundingRect(), z, "box")
+            p.end()
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(0, 0, self._pixmap)
+        painter.restore()
 
     def drawForeground(self, painter, rect):
         area = self.main.mapToScene(self.main.viewport().rect()).boundingRect()

@@ -1,0 +1,313 @@
+"""The canvas zoomed out ("title" and "box" detail, see node_item.detail_level), drawn in
+bulk.
+
+Zoomed out, hundreds or thousands of nodes are in view, each a coloured box (with its type
+in large letters at "title" detail), each edge a hairline. Painting them one QGraphicsItem
+at a time costs Python calls per item per frame; instead the scene is cut into square
+cells, and each cell's items are recorded once into a QPicture, drawn by the items' own
+zoomed-out drawing (node_item.paint_far, edge_item.far_edge_pen), boxes and straight lines
+batched by colour. A cell's picture is kept as a pixmap for the zoom it was last shown at,
+so a repaint copies pixels. A frame draws only the cells it shows, and a cell is recorded
+again only after something in it changed: the scene's `changed` signal names the areas,
+so a drag re-records the two or three cells under the node, never the whole graph. Items
+of other kinds (the line drawn while connecting) and selected edges (their width depends
+on the zoom) are drawn as themselves.
+
+One Overview per scene (`overview_of(scene)`), shared by the canvas and the minimap.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import time
+
+from PySide6.QtCore import QLineF, QObject, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
+from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+from .edge_item import EdgeItem, edge_color, far_edge_pen
+from .node_item import WIDTH, NodeItem, box_pen, paint_cards, paint_far
+from .theme import colors, theme
+
+LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
+MIN_CELL_PX = 100  # of a laid-out network. A frame uses small cells when they are this big
+_WHOLE = 64  # on screen. A changed area over this many cells re-records them lazily.
+SETTLE_S = 0.3  # a big cell changed less than this ago is drawn from its small cells
+BULK = 8  # more cells than this to record at once: sort all items into them in one pass
+MANY_RECTS = 256  # a change naming more areas than this drops every cell
+
+
+class _Cell:
+    __slots__ = ("others", "picture", "pixmap", "pixmap_key", "selected_edges")
+
+    def __init__(self, picture, selected_edges, others):
+        self.picture = picture
+        self.selected_edges = selected_edges  # (line, color): their pen depends on the zoom
+        self.others = others  # items of other kinds, drawn as themselves
+        self.pixmap: QPixmap | None = None  # the picture rendered at the zoom last drawn
+        self.pixmap_key = None
+
+
+class Overview(QObject):
+    def __init__(self, scene):
+        super().__init__(scene)
+        self.scene = scene
+        # (detail, cell size) → cells by (column, row)
+        self.levels: dict[tuple[str, float], dict[tuple[int, int], _Cell]] = {
+            (detail, size): {} for detail in ("title", "box") for size in LEVELS}
+        self.recorded = 0  # cells recorded so far (for tests and benchmarks)
+        self._last_change = 0.0
+        self._edited: set = set()  # (detail, size, column, row) of big cells a small change dropped
+        scene.changed.connect(self._changed)
+        theme.changed.connect(self.invalidate)
+
+    # ---- what changed ------------------------------------------------------------------
+    def invalidate(self) -> None:
+        for cells in self.levels.values():
+            cells.clear()
+        self._edited.clear()
+
+    def _changed(self, rects) -> None:
+        if rects:
+            self._last_change = time.monotonic()
+        if len(rects) > MANY_RECTS:  # a new graph, a theme: everything is recorded anew
+            self.invalidate()
+            return
+        for (detail, size), cells in self.levels.items():
+            if not cells:
+                continue
+            for r in rects:
+                x0, y0, x1, y1 = _span(r, size)
+                if (x1 - x0 + 1) * (y1 - y0 + 1) > _WHOLE:
+                    for key in [k for k in cells if x0 <= k[0] <= x1 and y0 <= k[1] <= y1]:
+                        del cells[key]
+                    continue
+                for i in range(x0, x1 + 1):
+                    for j in range(y0, y1 + 1):
+                        if cells.pop((i, j), None) is not None and size > LEVELS[0]:
+                            self._edited.add((detail, size, i, j))
+
+    # ---- drawing ---------------------------------------------------------------------------
+    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box") -> None:
+        """Draw the part of the scene in `exposed` (scene coordinates) at `detail`; the
+        painter's transform maps the scene to the device, `lod` pixels per scene unit."""
+        if detail not in ("title", "box"):
+            detail = "title"  # the most a recorded cell shows (a minimap of one or two nodes)
+        size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
+        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), detail, size,
+                         lod, painter.hasClipping())
+
+    def _draw_cells(self, painter: QPainter, area: QRectF, detail: str, size: float,
+                    lod: float, clip: bool) -> None:
+        cells = self.levels[(detail, size)]
+        small = LEVELS[0]
+        settled = time.monotonic() - self._last_change > SETTLE_S
+        x0, y0, x1, y1 = _span(area, size)
+        missing = {(i, j) for j in range(y0, y1 + 1) for i in range(x0, x1 + 1)
+                   if (i, j) not in cells}
+        bins = {}
+        if len(missing) > BULK:
+            gc_was = gc.isenabled()
+            gc.disable()  # many small objects at once, over a heap of the whole graph
+            try:
+                bins = self._sort_into(missing, size)
+                for key in missing:
+                    edited = (detail, size, *key)
+                    if size > small and edited in self._edited and not settled:
+                        continue  # drawn from its small cells below
+                    self._edited.discard(edited)
+                    cells[key] = self._record(*key, size, detail, bins[key])
+            finally:
+                if gc_was:
+                    gc.enable()
+        for j in range(y0, y1 + 1):
+            for i in range(x0, x1 + 1):
+                cell = cells.get((i, j))
+                if cell is None:
+                    if size > small and (detail, size, i, j) in self._edited and not settled:
+                        # being edited: drawn from its small cells, of which only those
+                        # under the edit are recorded again
+                        self._draw_cells(painter, QRectF(i * size, j * size, size, size)
+                                         .intersected(area), detail, small, lod, clip)
+                        continue
+                    self._edited.discard((detail, size, i, j))
+                    cell = cells[(i, j)] = self._record(i, j, size, detail, bins.get((i, j)))
+                if cell.picture is None and not cell.selected_edges and not cell.others:
+                    continue
+                if cell.picture is not None:
+                    self._blit(painter, cell, i, j, size)
+                if not cell.selected_edges and not cell.others:
+                    continue
+                painter.save()
+                painter.setClipRect(QRectF(i * size, j * size, size, size),
+                                    Qt.ClipOperation.IntersectClip if clip
+                                    else Qt.ClipOperation.ReplaceClip)
+                if cell.selected_edges:
+                    painter.setRenderHint(QPainter.RenderHint.Antialiasing, detail != "box")
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    for shape, color in cell.selected_edges:
+                        painter.setPen(far_edge_pen(color, True, lod))
+                        if detail == "box":
+                            painter.drawLine(shape)
+                        else:
+                            painter.drawPath(shape)
+                for item in cell.others:
+                    if item.isVisible():
+                        painter.save()
+                        painter.setTransform(item.sceneTransform(), True)
+                        item.paint(painter, QStyleOptionGraphicsItem(), None)
+                        painter.restore()
+                painter.restore()
+
+    @staticmethod
+    def _blit(painter: QPainter, cell: _Cell, i: int, j: int, size: float) -> None:
+        """Draw the cell's picture through a pixmap made at this zoom and sub-pixel offset
+        (kept while they stay: scrolling moves by whole pixels), so that a repaint copies
+        pixels instead of replaying every box and line."""
+        t = painter.worldTransform()
+        if t.isRotating() or t.m11() <= 0 or t.m22() <= 0:
+            painter.save()
+            painter.setClipRect(QRectF(i * size, j * size, size, size),
+                                Qt.ClipOperation.IntersectClip)
+            painter.drawPicture(0, 0, cell.picture)
+            painter.restore()
+            return
+        sx, sy = t.m11(), t.m22()
+        x, y = i * size * sx + t.dx(), j * size * sy + t.dy()
+        ox, oy = math.floor(x), math.floor(y)
+        dpr = painter.device().devicePixelRatio() if painter.device() else 1.0
+        key = (sx, sy, round(x - ox, 3), round(y - oy, 3), dpr)
+        if cell.pixmap_key != key:
+            w, h = math.ceil(size * sx + x - ox) + 1, math.ceil(size * sy + y - oy) + 1
+            pm = QPixmap(max(1, round(w * dpr)), max(1, round(h * dpr)))
+            pm.setDevicePixelRatio(dpr)
+            pm.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pm)
+            p.setRenderHints(painter.renderHints())
+            p.translate(x - ox, y - oy)
+            p.scale(sx, sy)
+            p.translate(-i * size, -j * size)
+            p.setClipRect(QRectF(i * size, j * size, size, size))
+            p.drawPicture(0, 0, cell.picture)
+            p.end()
+            cell.pixmap, cell.pixmap_key = pm, key
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(ox, oy, cell.pixmap)
+        painter.restore()
+
+    def _sort_into(self, wanted: set, size: float) -> dict[tuple[int, int], list]:
+        """The canvas's edges and nodes (in drawing order) of each wanted cell, in one pass
+        over them: for many cells at once (a first view of a big graph) far cheaper than
+        asking the scene's index cell by cell."""
+        bins: dict[tuple[int, int], list] = {key: [] for key in wanted}
+        wire = getattr(self.scene, "_wire", None)  # the line drawn while connecting
+        extra = [wire["line"]] if wire else []
+        floor = math.floor
+
+        def put(item, left, top, right, bottom):
+            for i in range(floor(left / size), floor(right / size) + 1):
+                for j in range(floor(top / size), floor(bottom / size) + 1):
+                    b = bins.get((i, j))
+                    if b is not None:
+                        b.append(item)
+
+        for e in list(self.scene.edges.values()):  # at (0, 0): their rect is in the scene's
+            r = e._rect
+            put(e, r.left(), r.top(), r.right(), r.bottom())
+        for n in list(self.scene.nodes.values()):
+            p = n.pos()
+            x, y = p.x(), p.y()
+            put(n, x - 8, y - 8, x + WIDTH + 16, y + n.height + 16)  # bounding rect and more
+        for item in extra:
+            r = item.sceneBoundingRect()
+            put(item, r.left(), r.top(), r.right(), r.bottom())
+        return bins
+
+    def _record(self, i: int, j: int, size: float, detail: str, items=None) -> _Cell:
+        """One cell as a picture: its edges, then its nodes; at "box" detail batched by
+        pen and colour (straight lines, plain boxes). `items`: the cell's, if known."""
+        self.recorded += 1
+        if items is None:
+            items = self.scene.items(QRectF(i * size, j * size, size, size),
+                                     Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+                                     Qt.SortOrder.AscendingOrder)
+        if not items:
+            return _Cell(None, [], [])
+        box = detail == "box"
+        chosen = set(self.scene.selectedItems())
+        c = colors()
+        plain_edge = c.edge
+        boxes: dict[tuple[int, bool, bool, float], tuple[QColor, list[QRectF]]] = {}
+        nodes: list[tuple[NodeItem, bool, float]] = []
+        selected_edges, others = [], []
+        lines: dict[tuple[int, float], tuple[QColor, list]] = {}
+        for item in items:
+            if isinstance(item, EdgeItem):
+                sel = item in chosen
+                if not (sel or item.muted or item.src in chosen or item.dst in chosen
+                        or item.opacity() != 1.0):
+                    color = plain_edge  # most edges: no calls for their colour
+                    key = (0, 1.0)
+                else:
+                    color = edge_color(sel, item.src in chosen or item.dst in chosen, item.muted)
+                    key = (color.rgba() or 1, item.opacity())
+                shape = QLineF(item._p1, item._p2) if box else item.path
+                if sel:
+                    selected_edges.append((shape, color))
+                else:
+                    lines.setdefault(key, (color, []))[1].append(shape)
+            elif isinstance(item, NodeItem):
+                selected = item in chosen
+                opacity = 0.5 if item.blocked and not selected else 1.0
+                nodes.append((item, selected, opacity))
+                if box and not item.composite:
+                    key = (item.color.rgba(), bool(item.problem), selected, opacity)
+                    p = item.pos()
+                    boxes.setdefault(key, (item.color, []))[1].append(
+                        QRectF(p.x(), p.y(), WIDTH, item.height))
+            elif item.isVisible():
+                others.append(item)
+        picture = QPicture()
+        p = QPainter(picture)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, not box)
+        for (_rgba, opacity), (color, group) in lines.items():
+            p.setOpacity(opacity)
+            p.setPen(far_edge_pen(color, False, 1.0))
+            if box:
+                p.drawLines(group)
+            else:
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                for path in group:
+                    p.drawPath(path)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for item, selected, opacity in nodes:
+            if box and not item.composite:
+                continue  # batched below
+            p.save()
+            p.translate(item.pos())
+            p.setOpacity(opacity)
+            if item.composite:
+                paint_cards(p, QRectF(0, 0, WIDTH, item.height), item.color)
+            paint_far(p, item, selected, detail)
+            p.restore()
+        for (_rgba, problem, selected, opacity), (color, group) in boxes.items():
+            p.setOpacity(opacity)
+            p.setPen(box_pen(problem, selected))
+            p.setBrush(color)
+            p.drawRects(group)
+        p.end()
+        return _Cell(picture, selected_edges, others)
+
+
+def _span(r: QRectF, size: float) -> tuple[int, int, int, int]:
+    return (math.floor(r.left() / size), math.floor(r.top() / size),
+            math.floor(r.right() / size), math.floor(r.bottom() / size))
+
+
+def overview_of(scene) -> Overview:
+    ov = getattr(scene, "_overview", None)
+    if ov is None:
+        ov = scene._overview = Overview(scene)
+    return ov
+
