@@ -25,7 +25,7 @@ def trained(tmp_path):
     project = tmp_path / "q.json"
     save_project(g, project)
     run = tmp_path / "runs" / "q-1"
-    save_checkpoint(run / "best.pt", {"model": model.state_dict(), "classes": ["tl", "br"],
+    save_checkpoint(run / "best.pt", {"model": model.state_dict(), "epoch": 1, "classes": ["tl", "br"],
                                       "normalization": {"mean": MEAN, "std": STD}})
     (run / "run.json").write_text('{"format": "netcanvas-run", "started": 1, "epochs": []}')
     img = (picture(tl=1.0, br=0.2)[0].numpy() * 255).astype(np.uint8)

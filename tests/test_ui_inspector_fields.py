@@ -116,7 +116,7 @@ def test_the_wheel_never_changes_a_field_that_was_not_clicked(win):
     wheel(ed.widget)
     assert win.doc.graph.node("n8")["params"]["function"] == before and win.doc.stack.count() == 0
     # the Train panel's settings too (scrolling the dock is not an edit)
-    epochs = win.train_panel.epochs_spin
+    epochs = win.ensure_train_panel().epochs_spin  # the panel is made when first shown
     value = epochs.value()
     wheel(epochs)
     assert epochs.value() == value

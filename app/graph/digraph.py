@@ -104,6 +104,16 @@ class DiGraph:
         del self._succ[s][t]
         del self._pred[t][s]
 
+    @property
+    def pred(self) -> dict:
+        """n → {predecessor: edge attributes}, as networkx's `G.pred` (read it, never edit)."""
+        return self._pred
+
+    @property
+    def succ(self) -> dict:
+        """n → {successor: edge attributes}, as networkx's `G.succ` (read it, never edit)."""
+        return self._succ
+
     def has_edge(self, s, t) -> bool:
         return s in self._succ and t in self._succ[s]
 

@@ -27,7 +27,7 @@ HIT_R = 9.0
 BASE_HEIGHT = HEADER + 3 * ROW + 2 * PAD
 STACK = 3.0  # offset of the cards drawn behind a composite block
 LOD_TEXT = 0.42  # below this zoom, nodes are drawn as coloured boxes with their type name
-LOD_NAME = 0.06  # below this, as plain coloured boxes
+LOD_NAME = 0.15  # below this, as plain coloured boxes (drawn in bulk: overview.py)
 FAR_PX, FAR_MIN_PX = 11.0, 8.0  # the type name's size on screen when zoomed out
 FAR_SPILL = 40.0  # how far into the gap beside the box the zoomed-out name may run
 

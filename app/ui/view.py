@@ -56,7 +56,10 @@ class CanvasView(QGraphicsView):
     def _empty_changed(self, _rects=None) -> None:
         """The empty-canvas hint is drawn over the whole view: repaint it all when it comes
         or goes (a node's own update would leave pieces of it)."""
-        empty = not self.scene().nodes
+        nodes = getattr(self.scene(), "nodes", None)
+        if nodes is None:  # the scene is being destroyed (its last signals arrive)
+            return
+        empty = not nodes
         if empty != self._empty:
             self._empty = empty
             self.viewport().update()
@@ -342,7 +345,6 @@ class Minimap(QGraphicsView):
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
         main.scene().changed.connect(lambda _r: self._timer.start())
-        self.overview = overview_of(main.scene())
 
     def set_corner(self, corner: str) -> None:
         if corner in self.CORNERS:
@@ -397,9 +399,10 @@ class Minimap(QGraphicsView):
             self._pixmap.fill(c.background.darker(104) if not c.dark else c.background.lighter(115))
             p = QPainter(self._pixmap)
             p.setRenderHints(self.renderHints())
-            p.setTransform(self.viewportTransform())
-            z = self.transform().m11()
-            self.overview.draw(p, self.mapToScene(vp.rect()).boundingRect(), z, "box")
+            # the canvas's own items, drawn as they are now (a picture of the model, never a
+            # kept copy of one): at this scale each node is a coloured box
+            self.main.scene().render(p, QRectF(vp.rect()),
+                                     self.mapToScene(vp.rect()).boundingRect())
             p.end()
         painter.save()
         painter.resetTransform()
