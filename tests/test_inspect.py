@@ -100,7 +100,7 @@ def test_cli_weights_of_another_network(project, tmp_path, capsys):
     path, ids = project
     other, _ = chain(("Conv2d", {"filters": 3}), "GlobalAvgPool", ("Linear", {"units": 2}),
                      shape=(1, 8, 8))
-    save_checkpoint(tmp_path / "other.pt", {"model": compile_graph(other).state_dict()})
+    save_checkpoint(tmp_path / "other.pt", {"model": compile_graph(other).state_dict(), "epoch": 1})
     assert cli.main(["inspect", str(path), "--weights", str(tmp_path / "other.pt"), "--image",
                      "digits:0", "--node", ids[1], "--feature-maps", "-o",
                      str(tmp_path / "x.png")]) == 1

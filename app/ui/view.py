@@ -105,6 +105,7 @@ class CanvasView(QGraphicsView):
         rect = self.scene().items_rect()
         if rect.isNull():  # nothing yet: 100 %, the origin in the middle
             self.set_zoom(1.0)
+            self.resetTransform()  # exactly 100 %: scaling back from a fit leaves 0.99999…
             self.centerOn(0, 0)
             self.fitted = True
             return
