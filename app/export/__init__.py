@@ -6,9 +6,10 @@ needs them.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from app.lazy import lazy_names
 
 # name → submodule. Nothing is imported until a name is used (PEP 562), so that importing
 # app.export.style (the editor's colours) does not load torch, onnx or the exporters.
@@ -22,17 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 class _Package(types.ModuleType):

@@ -3,7 +3,7 @@
     from app.train import TrainConfig, train
     result = train(graph, TrainConfig(epochs=3), callback=print)
 """
-import importlib
+from app.lazy import lazy_names
 
 # name → submodule, imported on first use (PEP 562): app.train.config needs no torch.
 _LAZY = {
@@ -16,17 +16,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [
