@@ -145,7 +145,7 @@ def screenshot(app, win, path: str) -> int:
     win.show()
     for _ in range(3):
         app.processEvents()
-    win.view.fit_all(min_zoom=0.8)
+    win.view.fit_all()  # what opening shows: the whole network
     app.processEvents()
     pixmap = win.grab()
     if not pixmap.save(path):
