@@ -30,6 +30,8 @@ FEATURE_COMMANDS = {
     "diff": ("app.diff", "what changed between two projects (exit 0 same, 1 different)"),
     "runs": ("app.train.runs_command", "list a project's training runs side by side"),
     "inspect": ("app.inspect.command", "feature maps or Grad-CAM of a node for one image"),
+    "import": ("app.importers.command",
+               "make a project (and weights) from a PyTorch model or an ONNX file"),
 }
 
 
