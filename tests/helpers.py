@@ -57,3 +57,40 @@ def picture(tl=1.0, br=0.0):
     x[0, :4, :4] = tl
     x[0, 4:, 4:] = br
     return x
+
+
+_TORCHVISION_OPS = []  # keeps the stand-in operator library alive for the session
+
+
+def import_torchvision():
+    """torchvision's model code (pure Python), even beside a torch it was not built for.
+
+    The index's torchvision is compiled against the CUDA torch; beside the CPU torch its
+    C++ ops fail to register and ``import torchvision`` raises "operator torchvision::nms does
+    not exist" before any model code loads. The models never call those ops (detection ops:
+    nms, roi_align, deform_conv2d…), so each missing op gets a stand-in schema, and the
+    import is retried. With a matching torchvision this is a plain import.
+    """
+    import re
+    import sys
+    try:
+        import torchvision
+        return torchvision
+    except RuntimeError as exc:
+        if "torchvision::" not in str(exc):
+            raise
+    lib = torch.library.Library("torchvision", "FRAGMENT")
+    _TORCHVISION_OPS.append(lib)
+    defined = set()
+    while True:
+        for name in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
+            del sys.modules[name]
+        try:
+            import torchvision
+            return torchvision
+        except RuntimeError as exc:
+            m = re.search(r"operator torchvision::(\w+) does not exist", str(exc))
+            if not m or m.group(1) in defined:
+                raise
+            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
+            defined.add(m.group(1))
