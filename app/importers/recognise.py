@@ -141,8 +141,9 @@ def _bn_ok(bn: Node, conv_bias: bool) -> bool:
 
 
 def finish(frag: Fragment) -> None:
-    """Options each node needs beyond the defaults (bias, eps), or a refusal."""
-    for n in frag.nodes:
+    """Options each node needs beyond the defaults (bias, eps), or a refusal (BatchNorms
+    first: a BatchNorm that could not join its conv says why, not the conv)."""
+    for n in sorted(frag.nodes, key=lambda n: n.type != "BatchNorm"):
         if n.type == "Conv2d" and "bias" in n.extra:
             bias, bn = n.extra.pop("bias"), n.extra.pop("bn", None)
             if bias == (not n.params["batch_norm"]):
