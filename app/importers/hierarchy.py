@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-import torch.nn as nn
+from torch import nn
 
 from blocks import REGISTRY
 
@@ -28,7 +28,8 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
 class Hierarchy:
-    def __init__(self, max_repeat: int):
+    def __init__(self, max_repeat: int, labels: dict | None = None):
+        self.labels = labels or {}  # module → label, where the source names its nodes
         self.definitions: list[dict[str, Any]] = []
         self.arity: dict[str, int] = {}
         self._by_key: dict[tuple[str, str], str] = {}
@@ -36,7 +37,8 @@ class Hierarchy:
 
     # -- the walk ---------------------------------------------------------------------------
     def embed(self, child: nn.Module, path: str, attr: str, ins: list, out) -> Node | Port:
-        node = match_module(child, ins, out)
+        attr = self.labels.get(child, attr)
+        node = recorded_block(child, ins, out) or match_module(child, ins, out)
         if node is not None:
             node.label, node.where = attr, describe(path, child)
             return node
@@ -69,14 +71,14 @@ class Hierarchy:
         sig = json.dumps([[n["type"], n["params"], n.get("repeat", 1)] for n in nodes]
                          + [[e["source"], e["target"], e["port"]] for e in edges],
                          sort_keys=True, default=str)
-        key = (base, sig)
+        key = ("", sig)  # the same body is the same block, whatever class wrote it
         name = self._by_key.get(key)
         if name is None:
             name = self._fresh(base)
             self._by_key[key] = name
             self.arity[name] = len(frag.inputs)
             self.definitions.append({
-                "name": name, "doc": f"Imported from {cls}.",
+                "name": name, "doc": "",
                 "inputs": [ids[p] for p in frag.inputs], "exposed": [],
                 "nodes": nodes, "edges": edges})
         return name, weight_tree(frag, ids)
@@ -99,6 +101,21 @@ class Hierarchy:
         if self.definitions:
             data["definitions"] = self.definitions
         return data, weight_tree(frag, ids)
+
+
+def recorded_block(m: nn.Module, ins: list, out) -> Node | None:
+    """A block of a file NetCanvas exported, with the parameters it was written with."""
+    found = getattr(m, "_netcanvas_block", None)
+    if found is None:
+        return None
+    type_id, kwargs = found
+    spec = REGISTRY[type_id]
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()
+              if k in spec.param_map}
+    params, problems = spec.resolve(params)
+    if problems:
+        return None
+    return Node(type_id, params, list(ins), out, weights=dict(m.state_dict(keep_vars=True)))
 
 
 def graph_parts(frag: Fragment, input_ids: list[str], first: int = 1):

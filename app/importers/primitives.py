@@ -9,11 +9,12 @@ whether a parameter value is expressible, so a new option is used as soon as it 
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from blocks import REGISTRY
 

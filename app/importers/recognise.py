@@ -13,10 +13,11 @@ Three kinds of recognition, each a table that grows with the catalogue:
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from blocks import REGISTRY, get_spec
 
@@ -84,7 +85,7 @@ def probe(m: nn.Module, x: torch.Tensor) -> tuple | None:
         try:
             with torch.no_grad():
                 return (attempt,), m(attempt)
-        except Exception:  # noqa: BLE001 - too small for it: try the real size
+        except Exception:  # noqa: BLE001, S112 - too small for it: try the real size
             continue
     return None
 
@@ -192,7 +193,7 @@ def _stem(frag: Fragment, n: Node) -> tuple[list[Node], str, dict] | None:
 
 
 def _vgg(frag: Fragment, n: Node) -> tuple[list[Node], str, dict] | None:
-    like = dict(kernel_size=3, stride=1, dilation=1, groups=1, activation="relu")
+    like = {"kernel_size": 3, "stride": 1, "dilation": 1, "groups": 1, "activation": "relu"}
     if not _conv_is(n, **like) or n.params["padding"] not in (1, "same"):
         return None
     run = [n]
@@ -259,10 +260,16 @@ def _bottleneck(m, x, y):
 
 
 def _dense(m, x, y):
-    layers = len([w for w in _convs(m) if w.shape[-1] == 3])
+    c = _convs(m)
+    layers = len([w for w in c if w.shape[-1] == 3])
     if not layers or (y.shape[1] - x.shape[1]) % layers:
         return []
-    return [{"growth_rate": (y.shape[1] - x.shape[1]) // layers, "layers": layers}]
+    growth = (y.shape[1] - x.shape[1]) // layers
+    drops = {float(getattr(c, "drop_rate", getattr(c, "p", 0.0)) or 0.0)
+             for c in m.modules() if hasattr(c, "drop_rate") or isinstance(c, nn.Dropout)}
+    bn_size = c[0].shape[0] // growth if c and growth and c[0].shape[0] % growth == 0 else 4
+    return [{"growth_rate": growth, "layers": layers, "bn_size": bn_size,
+             "drop_rate": max(drops, default=0.0)}]
 
 
 def _inception(m, x, y):
@@ -274,11 +281,40 @@ def _inception(m, x, y):
              "batch_norm": _has_bn(m)}]
 
 
+def _fire(m, x, y):
+    c = _convs(m)
+    if len(c) != 3:
+        return []
+    return [{"s1x1": c[0].shape[0], "e1x1": c[1].shape[0], "e3x3": c[2].shape[0]}]
+
+
+_ACTIVATION_NAMES = {nn.ReLU6: "relu6", nn.SiLU: "silu", nn.ReLU: "relu",
+                     nn.Hardswish: "hardswish", nn.GELU: "gelu"}
+
+
+def _inverted_residual(m, x, y):
+    depthwise = [w for w in _convs(m) if w.shape[1] == 1 and w.shape[-1] > 1]
+    if len(depthwise) != 1:
+        return []
+    hidden, k = depthwise[0].shape[0], depthwise[0].shape[-1]
+    acts = [_ACTIVATION_NAMES[type(c)] for c in m.modules() if type(c) in _ACTIVATION_NAMES]
+    return [{"filters": y.shape[1], "expand_ratio": hidden / x.shape[1],
+             "stride": _stride(x, y), "kernel_size": k, "activation": a}
+            for a in dict.fromkeys(acts or ["relu6"])]
+
+
+def _transition(m, x, y):
+    return [{"compression": y.shape[1] / x.shape[1]}]
+
+
 BLOCKS: list[tuple[str, Callable[[nn.Module, Any, Any], list[dict]]]] = [
     ("Residual", _residual),
     ("Bottleneck", _bottleneck),
     ("DenseBlock", _dense),
+    ("DenseTransition", _transition),
     ("Inception", _inception),
+    ("Fire", _fire),
+    ("InvertedResidual", _inverted_residual),
 ]
 
 

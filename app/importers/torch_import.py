@@ -9,16 +9,20 @@ source's output on a random input, or the import is refused.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
+import io
+import re
 import sys
 import time
+import tokenize
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from blocks import REGISTRY
 
@@ -42,13 +46,13 @@ def import_python(source: str, input_shape: list[int] | None = None,
     if not input_shape and not shape_hint:
         notes.append(f"input shape {'×'.join(map(str, shape))} assumed "
                      f"(give --input-shape C,H,W for another)")
-    result = import_module(model, name, shape, notes)
+    result = import_module(model, name, shape, notes, exported_labels(model))
     result.notes.append(f"imported in {time.perf_counter() - t0:.1f} s")
     return result
 
 
 def import_module(model: nn.Module, name: str, shape: list[int],
-                  notes: list[str] | None = None) -> ImportResult:
+                  notes: list[str] | None = None, labels: dict | None = None) -> ImportResult:
     """The project, weights and notes of an nn.Module for per-sample input `shape`."""
     from app.graph.composite import MAX_REPEAT
     from app.project import ProjectError, project_from_dict
@@ -71,7 +75,7 @@ def import_module(model: nn.Module, name: str, shape: list[int],
         if not isinstance(y, torch.Tensor):
             raise ImportRefused(f"the model returns {type(y).__name__}, not one tensor — "
                                 f"NetCanvas imports networks with one input and one output")
-        hier = Hierarchy(MAX_REPEAT)
+        hier = Hierarchy(MAX_REPEAT, labels)
         frag = convert(model, "", [x], hier.embed)
         project, tree = hier.project(frag, name)
         try:
@@ -207,7 +211,30 @@ def _run_file(path: Path):
     except Exception as exc:  # noqa: BLE001 - the user's file raising on import
         raise SourceUnreadable(f"{path} raised {type(exc).__name__} when run: "
                                f"{_first_line(exc)}") from None
+    if isinstance(getattr(module, "PROJECT_NAME", None), str):
+        record_block_arguments(module)
+        setattr(module, BLOCK_ARGS + "_file", path.read_text(encoding="utf-8"))
     return module
+
+
+BLOCK_ARGS = "_netcanvas_block"  # (type id, constructor kwargs) on a recorded block instance
+
+
+def record_block_arguments(module) -> None:
+    """In a file NetCanvas exported, each catalogue class (copied there verbatim) is replaced
+    by a subclass of the file's own class that only records its constructor arguments: the
+    file's code still runs as written, and each block is read back with the parameters it
+    was written with (the whole model is still checked numerically against the file's)."""
+    for spec in REGISTRY.values():
+        cls = getattr(module, spec.module_name or "", None)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or \
+                cls.__module__ != module.__name__:
+            continue
+
+        def init(self, *args, _cls=cls, _type=spec.type_id, **kwargs):
+            _cls.__init__(self, *args, **kwargs)
+            object.__setattr__(self, BLOCK_ARGS, (_type, kwargs))
+        setattr(module, cls.__name__, type(cls.__name__, (cls,), {"__init__": init}))
 
 
 def _exported_network(module, where: str) -> str:
@@ -222,6 +249,54 @@ def _exported_network(module, where: str) -> str:
         raise SourceUnreadable(f"{where}: defines no nn.Module class")
     classes.sort(key=lambda c: inspect.getsourcelines(c)[1])
     return classes[-1].__name__
+
+
+_LABEL = re.compile(r"""label ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+def exported_labels(model: nn.Module) -> dict[nn.Module, str]:
+    """Node labels of a file NetCanvas exported: its `self.n3 = …  # label 'layer1'` lines
+    (read with tokenize and ast, never run), as module → label for the loaded model."""
+    found: dict[tuple[str, str], str] = {}
+    for cls in {type(m) for m in model.modules()}:
+        module = sys.modules.get(cls.__module__)
+        if getattr(module, BLOCK_ARGS + "_file", None) is None:
+            continue
+        found.update(_labels_in(module))
+    if not found:
+        return {}
+    out = {}
+    for parent in model.modules():
+        for attr, child in parent.named_children():
+            label = found.get((type(parent).__name__, attr))
+            if label:
+                out[child] = label
+    return out
+
+
+def _labels_in(module) -> dict[tuple[str, str], str]:
+    text = getattr(module, BLOCK_ARGS + "_file")
+    comments: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string
+        tree = ast.parse(text)
+    except (SyntaxError, tokenize.TokenError):
+        return {}
+    out = {}
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                    node.targets[0], ast.Attribute):
+                m = _LABEL.search(comments.get(node.end_lineno or node.lineno, ""))
+                if m:
+                    try:
+                        label = ast.literal_eval(m.group(1))  # \\x23 is the escaped #
+                    except (ValueError, SyntaxError):
+                        continue
+                    out[(cls.name, node.targets[0].attr)] = str(label)
+    return out
 
 
 def _kwargs_text(kwargs: dict) -> str:

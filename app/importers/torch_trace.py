@@ -15,13 +15,20 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-import torch.fx as fx
-import torch.nn as nn
+from torch import fx, nn
 
 from . import ImportRefused
 from .fragment import Fragment, Node, Port, refuse
-from .primitives import (FUNCTIONS, METHODS, MODULES, SUPPORTED, VALUE_FUNCTIONS,
-                         VALUE_METHODS, function_name, is_nn_builtin)
+from .primitives import (
+    FUNCTIONS,
+    METHODS,
+    MODULES,
+    SUPPORTED,
+    VALUE_FUNCTIONS,
+    VALUE_METHODS,
+    function_name,
+    is_nn_builtin,
+)
 
 
 class _ShallowTracer(fx.Tracer):
@@ -142,6 +149,7 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
             break
         a = _lookup(env, fn.args)
         kw = _lookup(env, fn.kwargs)
+        _check_squeezed(fn, env, values, where)
         if not _has_tensor((a, kw)):
             env[fn] = out  # sizes, constants, flags: plain Python values
             continue
@@ -190,10 +198,6 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
             seen.add(v)
             if not v.label:
                 v.label = str(fn.target) if fn.op == "call_module" else ""
-            for i in v.inputs:
-                if isinstance(i, Node) and i.squeezed and v.type not in ("Linear",):
-                    raise refuse(v.where, f"{v.type} after a global pool that keeps [C, 1, 1]",
-                                 "the pooled [C] vector goes to Flatten or Linear")
             nodes.append(v)
         env[fn] = v
     if isinstance(output, (list, tuple)):
@@ -206,6 +210,22 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
     frag = Fragment(ports, nodes, output)
     frag.prune()
     return frag
+
+
+_FLATTENS = {"flatten", "view", "reshape", torch.flatten}
+
+
+def _check_squeezed(fn, env, values, where) -> None:
+    """A global pool kept as [N, C, 1, 1] is [C] in the project: fine for whatever torch
+    flattens first, refused for anything that uses the 1×1 map as an image."""
+    if fn.target in _FLATTENS or (fn.op == "call_module" and isinstance(
+            fn.graph.owning_module.get_submodule(fn.target), nn.Flatten)):
+        return
+    for a in fn.all_input_nodes:
+        v = env.get(a)
+        if isinstance(v, Node) and v.squeezed and getattr(values.get(a), "dim", lambda: 0)() == 4:
+            raise refuse(where, f"{fn.target} uses a globally pooled [C, 1, 1] map as an image",
+                         "the pooled [C] vector goes on to Flatten, Linear or Dropout")
 
 
 def _python_value(a, out):
