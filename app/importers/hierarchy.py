@@ -37,10 +37,12 @@ class Hierarchy:
 
     # -- the walk ---------------------------------------------------------------------------
     def embed(self, child: nn.Module, path: str, attr: str, ins: list, out) -> Node | Port:
+        fixed = child in self.labels  # the source says the label (a file we exported)
         attr = self.labels.get(child, attr)
         node = recorded_block(child, ins, out) or match_module(child, ins, out)
         if node is not None:
             node.label, node.where = attr, describe(path, child)
+            node.extra["label_fixed"] = fixed
             return node
         frag = convert(child, path, [i.value for i in ins], self.embed)
         self.simplify(frag)
@@ -50,10 +52,12 @@ class Hierarchy:
             n = frag.nodes[0]
             n.inputs = [ins[i.index] if isinstance(i, Port) else i for i in n.inputs]
             n.label = attr
+            n.extra["label_fixed"] = fixed
             return n
         name, tree = self.definition(frag, base_name(child, attr), type(child).__name__)
         return Node(name, {}, list(ins), frag.output.value, label=attr, weights=tree,
-                    squeezed=frag.output.squeezed, where=describe(path, child))
+                    squeezed=frag.output.squeezed, where=describe(path, child),
+                    extra={"label_fixed": fixed})
 
     def simplify(self, frag: Fragment) -> None:
         fuse(frag)

@@ -269,7 +269,7 @@ def exported_labels(model: nn.Module) -> dict[nn.Module, str]:
     for parent in model.modules():
         for attr, child in parent.named_children():
             label = found.get((type(parent).__name__, attr))
-            if label:
+            if label is not None:
                 out[child] = label
     return out
 
@@ -277,10 +277,13 @@ def exported_labels(model: nn.Module) -> dict[nn.Module, str]:
 def _labels_in(module) -> dict[tuple[str, str], str]:
     text = getattr(module, BLOCK_ARGS + "_file")
     comments: dict[int, str] = {}
+    above: dict[int, str] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.COMMENT:
                 comments[tok.start[0]] = tok.string
+                if tok.line.lstrip().startswith("#"):  # a long note goes on its own line above
+                    above[tok.start[0] + 1] = tok.string
         tree = ast.parse(text)
     except (SyntaxError, tokenize.TokenError):
         return {}
@@ -289,13 +292,13 @@ def _labels_in(module) -> dict[tuple[str, str], str]:
         for node in ast.walk(cls):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
                     node.targets[0], ast.Attribute):
-                m = _LABEL.search(comments.get(node.end_lineno or node.lineno, ""))
-                if m:
-                    try:
-                        label = ast.literal_eval(m.group(1))  # \\x23 is the escaped #
-                    except (ValueError, SyntaxError):
-                        continue
-                    out[(cls.name, node.targets[0].attr)] = str(label)
+                m = _LABEL.search(comments.get(node.end_lineno or node.lineno, "")
+                                  + above.get(node.lineno, ""))
+                try:  # no label comment: the node had none
+                    label = ast.literal_eval(m.group(1)) if m else ""  # \\x23 is an escaped #
+                except (ValueError, SyntaxError):
+                    continue
+                out[(cls.name, node.targets[0].attr)] = str(label)
     return out
 
 

@@ -196,7 +196,7 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
             v = handler(where, a, kw, out)
         if isinstance(v, Node) and v not in seen:
             seen.add(v)
-            if not v.label:
+            if not v.label and not v.extra.pop("label_fixed", False):
                 v.label = str(fn.target) if fn.op == "call_module" else ""
             nodes.append(v)
         env[fn] = v
