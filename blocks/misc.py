@@ -23,15 +23,15 @@ class SqueezeExcite(nn.Module):
 class DenseBlock(nn.Module):
     """Each layer: BN-ReLU-1×1(4·growth)-BN-ReLU-3×3(growth) on the concat of all before."""
 
-    def __init__(self, in_channels, growth_rate=32, layers=4):
+    def __init__(self, in_channels, growth_rate=32, layers=4, eps=1e-5, momentum=0.1):
         super().__init__()
         self.layers = nn.ModuleList()
         for i in range(layers):
             c = in_channels + i * growth_rate
             self.layers.append(nn.Sequential(
-                nn.BatchNorm2d(c), nn.ReLU(),
+                nn.BatchNorm2d(c, eps=eps, momentum=momentum), nn.ReLU(),
                 nn.Conv2d(c, 4 * growth_rate, 1, bias=False),
-                nn.BatchNorm2d(4 * growth_rate), nn.ReLU(),
+                nn.BatchNorm2d(4 * growth_rate, eps=eps, momentum=momentum), nn.ReLU(),
                 nn.Conv2d(4 * growth_rate, growth_rate, 3, padding=1, bias=False)))
 
     def forward(self, x):
