@@ -101,6 +101,11 @@ BN_OPTIONS = (
 )
 
 
+BIAS = Param("bias", CHOICE, "auto", 'conv bias: "auto" has one only without BatchNorm; true / '
+             'false force it (DenseNet transitions, pre-activation nets: false)',
+             choices=("auto", True, False))
+
+
 def kernel(default, doc="kernel size, int or [kh, kw]"):
     return Param("kernel_size", KERNEL, default, doc, min=1, max=31)
 
@@ -138,6 +143,7 @@ _SPECS = [
         act(),
         bn(False),
         *BN_OPTIONS,
+        BIAS,
     ), "2-D convolution with optional BatchNorm and activation.",
         "Conv2d → (BatchNorm2d) → activation.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_conv2d),
@@ -148,6 +154,7 @@ _SPECS = [
         bn(True),
         act(),
         *BN_OPTIONS,
+        BIAS,
     ), "MobileNet-style depthwise separable convolution.",
         "Depthwise k×k conv (groups = C, same padding) then pointwise 1×1 conv, each "
         "conv-BN-activation.",
@@ -159,8 +166,10 @@ _SPECS = [
         Param("padding", INT, 0, "rows/columns removed from each side of the output",
               min=0, max=64),
         act(),
+        BIAS,
     ), "Transposed convolution for upsampling.",
-        "ConvTranspose2d (with bias) → activation; output (H−1)·stride − 2·padding + k.",
+        "ConvTranspose2d (with bias unless bias is false) → activation; output "
+        "(H−1)·stride − 2·padding + k.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_transposed),
 
     # Pooling

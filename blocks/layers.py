@@ -10,20 +10,20 @@ class ConvLayer(ConvBNAct):
 
     def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, padding="same",
                  dilation=1, groups=1, activation="relu", batch_norm=False, eps=1e-5,
-                 momentum=0.1):
+                 momentum=0.1, bias="auto"):
         super().__init__(in_channels, filters, kernel_size, stride,
                          conv_padding(kernel_size, stride, dilation, padding),
-                         dilation, groups, batch_norm, activation, eps, momentum)
+                         dilation, groups, batch_norm, activation, eps, momentum, bias)
 
 
 class DepthwiseSeparableConv(nn.Module):
     """Depthwise k×k conv (groups=C, same padding) then pointwise 1×1, each conv-BN-act."""
 
     def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, batch_norm=True,
-                 activation="relu", eps=1e-5, momentum=0.1):
+                 activation="relu", eps=1e-5, momentum=0.1, bias="auto"):
         super().__init__()
         bn = {"batch_norm": batch_norm, "activation": activation, "eps": eps,
-              "momentum": momentum}
+              "momentum": momentum, "bias": bias}
         self.depthwise = ConvBNAct(in_channels, in_channels, kernel_size, stride,
                                    conv_padding(kernel_size, stride), groups=in_channels, **bn)
         self.pointwise = ConvBNAct(in_channels, filters, 1, **bn)
@@ -33,13 +33,13 @@ class DepthwiseSeparableConv(nn.Module):
 
 
 class TransposedConvLayer(nn.Module):
-    """ConvTranspose2d (with bias) → activation, for upsampling."""
+    """ConvTranspose2d (with a bias unless bias=False) → activation, for upsampling."""
 
     def __init__(self, in_channels, filters=64, kernel_size=2, stride=2, padding=0,
-                 activation="relu"):
+                 activation="relu", bias="auto"):
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, filters, kernel_size, stride=stride,
-                                       padding=padding)
+                                       padding=padding, bias=bias is not False)
         self.act = make_activation(activation)
 
     def forward(self, x):

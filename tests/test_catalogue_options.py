@@ -154,3 +154,61 @@ def test_impossible_eps_and_momentum_are_refused_with_a_message():
     assert problems == ["eps must be at least 1e-12, not 0"]
     _, problems = spec.resolve({"momentum": 1.5})
     assert problems == ["momentum must be at most 1, not 1.5"]
+
+
+def test_mobilenet_v2_conv_bn_relu6_is_a_conv2d():
+    import_torchvision()
+    from torchvision.models.mobilenetv2 import InvertedResidual
+    from torchvision.ops import Conv2dNormActivation
+    ref = Conv2dNormActivation(8, 16, kernel_size=3, stride=2, activation_layer=torch.nn.ReLU6)
+    assert_same_as_reference("Conv2d", {"filters": 16, "stride": 2, "batch_norm": True,
+                                        "activation": "relu6"}, ref, (8, 13, 13),
+                             exact_keys=False)
+    depthwise = InvertedResidual(16, 16, 1, expand_ratio=1).conv[0]  # 3×3, groups=C
+    assert_same_as_reference("Conv2d", {"filters": 16, "groups": 16, "batch_norm": True,
+                                        "activation": "relu6"}, depthwise, (16, 9, 9),
+                             exact_keys=False)
+
+
+# --- conv bias independent of batch_norm ----------------------------------------------------
+
+def test_bias_auto_keeps_todays_rule_and_true_false_force_it():
+    def has_bias(params):
+        ours, stats = block("Conv2d", {"filters": 4, **params}, (3, 8, 8))
+        return ours.conv.bias is not None, stats.params
+    assert has_bias({}) == (True, 4 * 27 + 4)
+    assert has_bias({"batch_norm": True}) == (False, 4 * 27 + 8)
+    assert has_bias({"bias": False}) == (False, 4 * 27)
+    assert has_bias({"batch_norm": True, "bias": True}) == (True, 4 * 27 + 4 + 8)
+    ours, _ = block("ConvTranspose2d", {"filters": 4, "bias": False}, (3, 8, 8))
+    assert ours.conv.bias is None
+    ours, _ = block("DepthwiseSeparableConv", {"filters": 4, "bias": True}, (3, 8, 8))
+    assert ours.depthwise.conv.bias is not None and ours.pointwise.conv.bias is not None
+    _, problems = REGISTRY["Conv2d"].resolve({"bias": 1})
+    assert problems == ["bias must be one of auto, True, False, not 1"]
+
+
+def test_densenet_transition_drawn_with_a_conv_without_bias_or_batchnorm(tmp_path):
+    """BatchNorm → ReLU → 1×1 Conv2d(bias false, no BatchNorm) → 2×2 AvgPool is torchvision's
+    _Transition: same weights, same parameter count and MACs, same outputs; and the same
+    once exported to Python and to ONNX."""
+    import_torchvision()
+    from torchvision.models.densenet import _Transition
+    ref = _Transition(16, 8).eval()
+    randomise_batchnorm(ref)
+    g, ids = chain("BatchNorm", ("Activation", {"function": "relu"}),
+                   ("Conv2d", {"filters": 8, "kernel_size": 1, "activation": "none",
+                               "bias": False}),
+                   ("AvgPool2d", {"pool_size": 2}), shape=(16, 10, 10), name="transition")
+    model = compile_graph(g).eval()
+    assert [v.shape for v in model.state_dict().values()] == \
+        [v.shape for v in ref.state_dict().values()]
+    model.load_state_dict(dict(zip(model.state_dict(), ref.state_dict().values())))
+    x = torch.randn(2, 16, 10, 10)
+    totals = g.totals()
+    assert totals["total_params"] == sum(p.numel() for p in ref.parameters())
+    assert totals["total_macs"] == macs(ref, x[:1])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert same_as_exported(g, tmp_path, x)
+    assert export_onnx(g, tmp_path / "t.onnx").max_abs_diff <= 1e-5
