@@ -28,6 +28,7 @@ MODELS = {
     "resnext50_32x4d": ({}, [3, 32, 32], [3, 224, 224]),
     "densenet121": ({}, [3, 32, 32], [3, 224, 224]),
     "mobilenet_v2": ({}, [3, 32, 32], [3, 224, 224]),
+    "inception_v3": ({"aux_logits": False, "init_weights": True}, [3, 75, 75], [3, 299, 299]),
 }
 
 
@@ -112,7 +113,7 @@ def test_the_hierarchy_is_composite_blocks_not_loose_layers(imported):
     Bottleneck ×N and a head."""
     name, _, result = imported
     p = result.project
-    assert len(p["nodes"]) <= 12
+    assert len(p["nodes"]) <= 20  # torchvision's Inception-v3 has 19 top-level modules
     used = {n["type"] for n in p["nodes"]} | {n["type"] for d in p.get("definitions", ())
                                              for n in d["nodes"]}
     assert all(d["name"] in used for d in p.get("definitions", ()))

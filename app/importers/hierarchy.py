@@ -61,6 +61,7 @@ class Hierarchy:
 
     def simplify(self, frag: Fragment) -> None:
         fuse(frag)
+        finish(frag)  # options settled before folds and repeats compare params
         fold(frag)
         merge_repeats(frag, self._one_input, self.max_repeat)
 
@@ -72,7 +73,8 @@ class Hierarchy:
     def definition(self, frag: Fragment, base: str, cls: str) -> tuple[str, dict]:
         finish(frag)
         ids, nodes, edges = graph_parts(frag, [f"in{i + 1}" for i in range(len(frag.inputs))])
-        sig = json.dumps([[n["type"], n["params"], n.get("repeat", 1)] for n in nodes]
+        sig = json.dumps([[n["type"], n["params"], n.get("repeat", 1)] for n in nodes
+                          if n["type"] != "Input"]  # an instance's input shape is its own
                          + [[e["source"], e["target"], e["port"]] for e in edges],
                          sort_keys=True, default=str)
         key = ("", sig)  # the same body is the same block, whatever class wrote it

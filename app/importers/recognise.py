@@ -138,7 +138,7 @@ def _bn_ok(bn: Node, conv_bias: bool) -> bool:
     """Can this BatchNorm go inside the conv before it (bias and eps expressible)?"""
     if conv_bias and not fits("Conv2d", "bias", True)[0]:
         return False
-    return bn.extra["eps"] == BN_EPS or fits("Conv2d", "bn_eps", bn.extra["eps"])[0]
+    return bn.extra["eps"] == BN_EPS or fits("Conv2d", "eps", bn.extra["eps"])[0]
 
 
 def finish(frag: Fragment) -> None:
@@ -166,10 +166,9 @@ def _bn_options(n: Node, type_id: str, bn: dict) -> None:
                                  ("momentum", bn["momentum"], BN_MOMENTUM)):
         if value == default:
             continue
-        pname = name if type_id == "BatchNorm" else f"bn_{name}"
-        ok, v = fits(type_id, pname, value)
+        ok, v = fits(type_id, name, value)
         if ok:
-            n.params[pname] = v
+            n.params[name] = v
         elif name == "eps":
             raise refuse(n.where, f"BatchNorm eps {value}",
                          "the catalogue's BatchNorm has eps 1e-5 only")
@@ -177,6 +176,14 @@ def _bn_options(n: Node, type_id: str, bn: dict) -> None:
 
 
 # --- folds: runs of nodes that are one catalogue block ---------------------------------------
+
+def bn_settings(n: Node) -> dict:
+    """The BatchNorm eps/momentum a fused conv carries (set in finish, or still pending)."""
+    bn = n.extra.get("bn") or {}
+    return {k: v for k, v in (("eps", n.params.get("eps", bn.get("eps"))),
+                              ("momentum", n.params.get("momentum", bn.get("momentum"))))
+            if v is not None}
+
 
 def _conv_is(n: Node, **want) -> bool:
     return n.type == "Conv2d" and all(n.params.get(k) == v for k, v in want.items())
@@ -188,7 +195,7 @@ def _stem(frag: Fragment, n: Node) -> tuple[list[Node], str, dict] | None:
                                       groups=1, activation="relu", batch_norm=True)
             and pool.type == "MaxPool2d"
             and pool.params == {"pool_size": 3, "stride": 2, "padding": 1}):
-        return [n, pool], "ResNetStem", {"filters": n.params["filters"]}
+        return [n, pool], "ResNetStem", {"filters": n.params["filters"], **bn_settings(n)}
     return None
 
 
@@ -206,7 +213,8 @@ def _vgg(frag: Fragment, n: Node) -> tuple[list[Node], str, dict] | None:
                 {"pool_size": 2, "stride": 2}:
             return run + [nxt], "VGGBlock", {"filters": n.params["filters"],
                                              "convs": len(run),
-                                             "batch_norm": n.params["batch_norm"]}
+                                             "batch_norm": n.params["batch_norm"],
+                                             **bn_settings(n)}
         if not (_conv_is(nxt, **like) and nxt.params == run[-1].params):
             return None
         run.append(nxt)
@@ -318,6 +326,15 @@ BLOCKS: list[tuple[str, Callable[[nn.Module, Any, Any], list[dict]]]] = [
 ]
 
 
+def _module_bn(m: nn.Module, type_id: str) -> dict:
+    """eps and momentum of m's first BatchNorm, for a block that takes them."""
+    bn = next((c for c in m.modules() if isinstance(c, nn.modules.batchnorm._BatchNorm)), None)
+    spec = REGISTRY[type_id]
+    if bn is None or "eps" not in spec.param_map:
+        return {}
+    return {"eps": bn.eps, "momentum": 0.1 if bn.momentum is None else bn.momentum}
+
+
 def match_module(m: nn.Module, ins: list, y) -> Node | None:
     """The catalogue block `m` is, checked by construction; None when there is none."""
     if len(ins) != 1 or not isinstance(y, torch.Tensor) or ins[0].value.dim() != 4 \
@@ -331,6 +348,7 @@ def match_module(m: nn.Module, ins: list, y) -> Node | None:
         if type_id not in REGISTRY:
             continue
         for params in propose(m, x, y):
+            params = {**_module_bn(m, type_id), **params}
             shapes = [pshape(x)]
             if try_block(type_id, params, shapes, src, None, n_params) is None:
                 continue

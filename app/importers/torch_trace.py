@@ -15,11 +15,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from torch import fx, nn
 
 from . import ImportRefused
 from .fragment import Fragment, Node, Port, refuse
 from .primitives import (
+    ACTIVATION_FUNCTIONS,
+    ACTIVATION_METHODS,
+    ACTIVATION_MODULES,
     FUNCTIONS,
     METHODS,
     MODULES,
@@ -196,6 +200,9 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
             v = handler(where, a, kw, out)
         if isinstance(v, Node) and v not in seen:
             seen.add(v)
+            if any(isinstance(i, Node) and i.squeezed for i in v.inputs) and \
+                    v.value.dim() == 4 and v.value.shape[2:] == (1, 1):
+                v.squeezed, v.value = True, v.value.flatten(1)
             if not v.label and not v.extra.pop("label_fixed", False):
                 v.label = str(fn.target) if fn.op == "call_module" else ""
             nodes.append(v)
@@ -213,13 +220,17 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
 
 
 _FLATTENS = {"flatten", "view", "reshape", torch.flatten}
+# element by element: the same on [C, 1, 1] as on [C] (the result stays squeezed)
+_ELEMENTWISE = {F.dropout, *ACTIVATION_FUNCTIONS, *ACTIVATION_METHODS}
+_ELEMENTWISE_MODULES = {nn.Dropout, *ACTIVATION_MODULES}
 
 
 def _check_squeezed(fn, env, values, where) -> None:
     """A global pool kept as [N, C, 1, 1] is [C] in the project: fine for whatever torch
     flattens first, refused for anything that uses the 1×1 map as an image."""
-    if fn.target in _FLATTENS or (fn.op == "call_module" and isinstance(
-            fn.graph.owning_module.get_submodule(fn.target), nn.Flatten)):
+    if fn.target in _FLATTENS or fn.target in _ELEMENTWISE or (
+            fn.op == "call_module" and type(fn.graph.owning_module.get_submodule(fn.target))
+            in _ELEMENTWISE_MODULES):
         return
     for a in fn.all_input_nodes:
         v = env.get(a)
