@@ -251,19 +251,21 @@ def _has_bn(m: nn.Module) -> bool:
     return any(isinstance(c, nn.modules.batchnorm._BatchNorm) for c in m.modules())
 
 
-def _stride(x, y) -> int:
-    return max(1, x.shape[2] // max(1, y.shape[2]))
+def _stride(m: nn.Module) -> int:
+    """The block's stride as its convs say (not from the shapes: at a 1×1 input a stride-2
+    block gives the same shape as a stride-1 one, and only the first is right elsewhere)."""
+    return max((c.stride[0] for c in m.modules() if isinstance(c, nn.Conv2d)), default=1)
 
 
 def _residual(m, x, y):
-    return [{"filters": y.shape[1], "stride": _stride(x, y), "batch_norm": _has_bn(m)}]
+    return [{"filters": y.shape[1], "stride": _stride(m), "batch_norm": _has_bn(m)}]
 
 
 def _bottleneck(m, x, y):
     c = _convs(m)
     if not c or y.shape[1] % c[0].shape[0]:
         return []
-    return [{"filters": c[0].shape[0], "stride": _stride(x, y),
+    return [{"filters": c[0].shape[0], "stride": _stride(m),
              "expansion": y.shape[1] // c[0].shape[0], "batch_norm": _has_bn(m)}]
 
 
@@ -307,7 +309,7 @@ def _inverted_residual(m, x, y):
     hidden, k = depthwise[0].shape[0], depthwise[0].shape[-1]
     acts = [_ACTIVATION_NAMES[type(c)] for c in m.modules() if type(c) in _ACTIVATION_NAMES]
     return [{"filters": y.shape[1], "expand_ratio": hidden / x.shape[1],
-             "stride": _stride(x, y), "kernel_size": k, "activation": a}
+             "stride": _stride(m), "kernel_size": k, "activation": a}
             for a in dict.fromkeys(acts or ["relu6"])]
 
 

@@ -73,7 +73,8 @@ def import_module(model: nn.Module, name: str, shape: list[int],
                                     f"{'×'.join(map(str, shape))} input: "
                                     f"{_first_line(exc)} (check --input-shape)") from None
         if not isinstance(y, torch.Tensor):
-            raise ImportRefused(f"the model returns {type(y).__name__}, not one tensor — "
+            raise ImportRefused(f"the model ({type(model).__name__}) returns "
+                                f"{type(y).__name__}, not one tensor — "
                                 f"NetCanvas imports networks with one input and one output")
         hier = Hierarchy(MAX_REPEAT, labels)
         frag = convert(model, "", [x], hier.embed)

@@ -1,0 +1,156 @@
+"""`netcanvas import`: issue 11's done-means end to end, the user's own files, and refusals
+that name the module and the op in one line (never a traceback)."""
+import json
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from helpers import import_torchvision
+
+from app.cli import main
+from app.importers import ImportRefused, import_source
+
+tv = import_torchvision()  # in sys.modules: `torchvision.models:resnet50` imports it from there
+
+
+def test_resnet50_import_summary_and_onnx_export_give_torchvisions_model(tmp_path, capsys):
+    """The issue's done-means: import → summary says 25,557,032 parameters → the ONNX export
+    with the imported weights computes what torchvision's resnet50 computes."""
+    import onnxruntime as ort
+    project, weights, onnx_file = (tmp_path / "r50.json", tmp_path / "r50.safetensors",
+                                   tmp_path / "r50.onnx")
+    torch.manual_seed(0)  # the import builds resnet50() with torch's generator: seeded
+    assert main(["import", "torchvision.models:resnet50", "-o", str(project),
+                 "--weights", str(weights)]) == 0
+    assert "checked" in capsys.readouterr().out
+    assert main(["summary", str(project), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total_params"] == 25_557_032
+    assert summary["output_shape"] == [1000]
+    assert main(["export", str(project), "--to", "onnx", "--weights", str(weights),
+                 "-o", str(onnx_file)]) == 0
+    torch.manual_seed(0)
+    reference = tv.models.resnet50().eval()
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = reference(x).numpy()
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+
+
+MY_NET = """
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(x + self.bn(self.conv(x)))
+
+
+class MyNet(nn.Module):
+    def __init__(self, width=8, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, width, 3, padding=1)
+        self.blocks = nn.Sequential(Block(width), Block(width), Block(width))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x):
+        return self.head(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+
+class Rolled(MyNet):
+    def forward(self, x):
+        return self.head(self.pool(torch.roll(self.blocks(self.stem(x)), 1, 2)).flatten(1))
+
+
+class Branchy(MyNet):
+    def forward(self, x):
+        if x.mean() > 0:
+            x = -x
+        return super().forward(x)
+
+
+class TwoHeads(MyNet):
+    def forward(self, x):
+        y = super().forward(x)
+        return y, y
+
+
+def broken():
+    raise ValueError("no such width")
+"""
+
+
+@pytest.fixture()
+def my_file(tmp_path):
+    path = tmp_path / "my_net.py"
+    path.write_text(textwrap.dedent(MY_NET), encoding="utf-8")
+    return path
+
+
+def test_users_own_file_with_kwargs_and_shape(my_file, tmp_path, capsys):
+    out = tmp_path / "mine.json"
+    assert main(["import", f"{my_file}:MyNet", "-o", str(out), "--input-shape", "3,16,16",
+                 "--kwargs", '{"width": 12, "classes": 5}']) == 0
+    data = json.loads(out.read_text())
+    assert data["nodes"][0]["params"]["shape"] == [3, 16, 16]
+    # the three identical residual blocks: one composite repeated ×3
+    block = next(n for n in data["nodes"] if n.get("repeat") == 3)
+    body = next(d for d in data["definitions"] if d["name"] == block["type"])
+    assert [n["type"] for n in body["nodes"]] == ["Input", "Conv2d", "Add", "Activation"]
+    assert main(["summary", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["output_shape"] == [5]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("Rolled", ["the model (Rolled)", "torch.roll", "supported"]),
+    ("Branchy", ["Branchy", "control flow"]),
+    ("TwoHeads", ["the model (TwoHeads)", "tuple", "one input and one output"]),
+    ("broken", ["broken()", "ValueError", "no such width"]),
+])
+def test_refusals_name_the_module_and_the_op(my_file, name, words):
+    with pytest.raises(ImportRefused) as err:
+        import_source(f"{my_file}:{name}", input_shape=[3, 16, 16])
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    for w in words:
+        assert w in message, (w, message)
+
+
+def test_an_unsupported_layer_deep_inside_names_its_path():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Sequential(
+        torch.nn.ReLU(), torch.nn.Sequential(torch.nn.PixelShuffle(2))))
+    from app.importers.torch_import import import_module
+    with pytest.raises(ImportRefused, match=r"^1\.1\.0 \(PixelShuffle\): nn\.PixelShuffle "
+                                            r"has no NetCanvas equivalent — supported: "):
+        import_module(model, "m", [3, 16, 16])
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["no.such.module:net"], 2, ["cannot import no.such.module"]),
+    (["torchvision.models:no_such_net"], 2, ["no 'no_such_net'"]),
+    (["torchvision.models:resnet18", "--input-shape", "3,x,4"], 2, ["--input-shape"]),
+    (["torchvision.models:resnet18", "--kwargs", "[1]"], 2, ["JSON object"]),
+    (["torchvision.models:resnet18", "--kwargs", '{"depth": 3}'], 1,
+     ["resnet18(depth=3) raised TypeError"]),
+    (["torchvision.models:resnet18", "--input-shape", "1,32,32"], 1,
+     ["raised RuntimeError", "--input-shape"]),
+])
+def test_cli_errors_are_one_line_with_the_exit_code(tmp_path, capsys, argv, code, words):
+    out = tmp_path / "x.json"
+    assert main(["import", *argv, "-o", str(out)]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("netcanvas import: ") and err.count("\n") == 1, err
+    for w in words:
+        assert w in err
+    assert not out.exists()
