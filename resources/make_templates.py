@@ -139,10 +139,41 @@ TEMPLATES = {
 }
 
 
+# Templates made by importing torchvision's own models (issue 11): file stem → (torchvision
+# builder, its kwargs, input shape, project name). `python -m resources.make_templates` needs
+# torchvision for these; tests/test_import_torch.py checks that the importer still gives them.
+IMPORTED = {
+    "resnet34": ("resnet34", {}, [3, 224, 224], "ResNet-34 (torchvision)"),
+    "resnext50_32x4d": ("resnext50_32x4d", {}, [3, 224, 224], "ResNeXt-50 32x4d (torchvision)"),
+    "densenet121": ("densenet121", {}, [3, 224, 224], "DenseNet-121 (torchvision)"),
+    "mobilenet_v2": ("mobilenet_v2", {}, [3, 224, 224], "MobileNetV2 (torchvision)"),
+    "inception_v3": ("inception_v3", {"aux_logits": False, "init_weights": True},
+                     [3, 299, 299], "Inception-v3 (torchvision)"),
+}
+
+
+def imported(name: str) -> NetGraph:
+    """The template for IMPORTED[name], made by importing torchvision's model."""
+    import sys
+
+    # torchvision's model code beside any torch: tests/helpers.py, the one way to get it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import import_torchvision
+
+    from app.importers.torch_import import import_module
+    from app.project import project_from_dict
+    builder, kwargs, shape, title = IMPORTED[name]
+    model = getattr(import_torchvision().models, builder)(**kwargs)
+    project = import_module(model, title, shape).project
+    return project_from_dict(project)
+
+
 def main() -> None:
     out = Path(__file__).resolve().parent / "templates"
     out.mkdir(exist_ok=True)
-    for name, make in TEMPLATES.items():
+    makers = dict(TEMPLATES)
+    makers.update({name: (lambda n=name: imported(n)) for name in IMPORTED})
+    for name, make in makers.items():
         g = make()
         problems = g.problems()
         assert not problems, (name, problems)

@@ -17,7 +17,9 @@ from app.compile import compile_graph
 from app.export.python_source import python_source
 from app.importers import import_source
 from app.importers.torch_import import import_module
-from app.project import project_from_dict
+from app.project import load_project, project_from_dict
+from resources import templates
+from resources.make_templates import IMPORTED
 
 tv = import_torchvision()
 
@@ -128,3 +130,24 @@ def test_the_hierarchy_is_composite_blocks_not_loose_layers(imported):
         assert [stages[t] for t, _ in top[3:6]] == [
             [("Bottleneck", 1), ("Bottleneck", 3)], [("Bottleneck", 1), ("Bottleneck", 5)],
             [("Bottleneck", 1), ("Bottleneck", 2)]]
+
+
+def without_shapes(project: dict) -> dict:
+    """The project with its name and every Input's shape left out (what an input size and a
+    title change), for comparing an import at a small size with the shipped template."""
+    data = with_input(project, [0])
+    for d in data.get("definitions", ()):
+        for n in d["nodes"]:
+            if n["type"] == "Input":
+                n["params"]["shape"] = [0]
+    data.pop("name")
+    return data
+
+
+def test_the_importer_still_writes_the_shipped_template(imported):
+    name, _, result = imported
+    if name not in IMPORTED:
+        pytest.skip(f"{name}'s template is drawn by hand (resources/make_templates.py)")
+    shipped = load_project(templates()[name]).to_dict()
+    assert shipped["name"] == IMPORTED[name][3]
+    assert without_shapes(shipped) == without_shapes(result.project)

@@ -6,7 +6,7 @@ import pytest
 from app.graph import NetGraph
 from app.project import dumps_project, load_project
 from resources import EXAMPLE, templates
-from resources.make_templates import TEMPLATES
+from resources.make_templates import IMPORTED, TEMPLATES
 
 
 def totals(name):
@@ -14,7 +14,7 @@ def totals(name):
 
 
 def test_every_template_is_shipped_and_valid():
-    assert set(templates()) == set(TEMPLATES)
+    assert set(templates()) == set(TEMPLATES) | set(IMPORTED)
     assert EXAMPLE.exists()
     for name, path in templates().items():
         g = load_project(path)
