@@ -154,3 +154,44 @@ def test_cli_errors_are_one_line_with_the_exit_code(tmp_path, capsys, argv, code
     for w in words:
         assert w in err
     assert not out.exists()
+
+
+class Layers(torch.nn.Module):
+    """Layers from the newer catalogue entries, each in a setting torch allows."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.pad = nn.ZeroPad2d((1, 1, 2, 2))
+        self.conv = nn.Conv2d(3, 8, 3, bias=False)  # neither bias nor BatchNorm
+        self.gn = nn.GroupNorm(4, 8)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.ln = nn.LayerNorm([8, 20, 16])
+        self.bn = nn.BatchNorm2d(8, eps=1e-3, momentum=0.01)
+        self.act = nn.Hardswish()
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.ln(self.inorm(self.up(self.gn(self.conv(self.pad(x))))))
+        x = torch.nn.functional.interpolate(self.bn(x), scale_factor=0.5, mode="nearest")
+        return self.fc(torch.nn.functional.relu6(self.act(x)).mean((2, 3)))
+
+
+def test_layers_beyond_torchvisions_come_in_exactly():
+    from app.compile import compile_graph
+    from app.importers.torch_import import import_module
+    from app.project import project_from_dict
+    torch.manual_seed(0)
+    model = Layers().eval()
+    result = import_module(model, "layers", [3, 8, 8])
+    types = [n["type"] for n in result.project["nodes"]]
+    assert types == ["Input", "ZeroPad2d", "Conv2d", "GroupNorm", "Upsample", "InstanceNorm",
+                     "LayerNorm", "BatchNorm", "Upsample", "Activation", "Activation",
+                     "GlobalAvgPool", "Linear"]
+    ours = compile_graph(project_from_dict(result.project))
+    ours.load_state_dict(result.weights)
+    ours.eval()
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        assert (ours(x) - model(x)).abs().max() <= 1e-5

@@ -88,8 +88,9 @@ def test_numbers_are_torchvisions(imported):
 def test_outputs_are_torchvisions_with_the_same_weights(imported):
     name, model, result = imported
     graph = project_from_dict(result.project)
-    ours = compile_graph(graph)
-    ours.load_state_dict(result.weights, strict=True)
+    with torch.device("meta"):  # every tensor comes from the import: nothing to initialise
+        ours = compile_graph(graph)
+    ours.load_state_dict(result.weights, strict=True, assign=True)
     ours.eval()
     x = torch.randn(2, *MODELS[name][1], generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
@@ -120,7 +121,10 @@ def test_the_hierarchy_is_composite_blocks_not_loose_layers(imported):
                                              for n in d["nodes"]}
     assert all(d["name"] in used for d in p.get("definitions", ()))
     everything = p["nodes"] + [n for d in p.get("definitions", ()) for n in d["nodes"]]
-    assert max(n.get("repeat", 1) for n in everything) >= 2
+    # the longest run of identical blocks in torchvision's code (DenseNet's blocks all differ)
+    longest = {"resnet18": 2, "resnet50": 5, "resnext50_32x4d": 5, "densenet121": 1,
+               "mobilenet_v2": 3, "inception_v3": 2}
+    assert max(n.get("repeat", 1) for n in everything) == longest[name]
     if name == "resnet50":
         top = [(n["type"], n.get("repeat", 1)) for n in p["nodes"]]
         assert top[:3] == [("Input", 1), ("ResNetStem", 1), ("Bottleneck", 3)]

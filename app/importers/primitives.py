@@ -20,9 +20,11 @@ from blocks import REGISTRY
 
 from .fragment import Node, Port, refuse
 
-SUPPORTED = ("supported: Conv2d, BatchNorm1d/2d, Linear, ReLU/LeakyReLU/GELU/SiLU/Sigmoid/Tanh, "
-             "Max/AvgPool2d, AdaptiveAvg/MaxPool2d to 1×1, Flatten/view to flat, Dropout, "
-             "Identity, + of two tensors, torch.cat on channels, and modules built of these")
+SUPPORTED = ("supported: Conv2d, BatchNorm1d/2d, Layer/Group/InstanceNorm, Linear, "
+             "ReLU/ReLU6/LeakyReLU/GELU/SiLU/Sigmoid/Tanh/Hardswish/Hardsigmoid, Max/AvgPool2d, "
+             "AdaptiveAvg/MaxPool2d to 1×1, ZeroPad2d, Upsample, Flatten/view to flat, "
+             "Dropout, Identity, + of two tensors, torch.cat on channels, and modules built "
+             "of these")
 
 ACTIVATION_MODULES = {nn.ReLU: "relu", nn.GELU: "gelu", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
                       nn.Tanh: "tanh", nn.LeakyReLU: "leaky_relu", nn.ReLU6: "relu6",
@@ -183,7 +185,84 @@ def flatten(where, ins, out) -> Node | Any:
     return Node("Flatten", {}, ins, out, where=where)
 
 
+def _by_order(type_id: str, params: dict, m: nn.Module, where: str, ins, out) -> Node:
+    """A layer whose weights the catalogue module holds in the same order as torch's."""
+    from .recognise import try_block
+    ok = all(fits(type_id, k, v)[0] for k, v in params.items())
+    _need(ok, where, f"{type_id} with {params}")
+    src = list(m.state_dict(keep_vars=True).values())
+    w = try_block(type_id, params, [pshape(i.value) for i in ins], src)
+    if w is None:
+        raise refuse(where, f"{type(m).__name__} as configured ({params})",
+                     f"NetCanvas's {type_id} covers the usual settings only")
+    return Node(type_id, params, ins, out, weights=w, where=where)
+
+
+def zero_pad(m, where, ins, out) -> Node:
+    left, right, top, bottom = m.padding
+    pad = left if left == right == top == bottom else [left, right, top, bottom]
+    ok, v = fits("ZeroPad2d", "padding", pad)
+    _need(ok, where, f"ZeroPad2d padding {m.padding}")
+    return Node("ZeroPad2d", {"padding": v}, ins, out, where=where)
+
+
+def upsample(where, ins, out, size, scale, mode, align_corners) -> Node:
+    if mode not in ("nearest", "bilinear"):
+        raise refuse(where, f"Upsample mode {mode!r}", "nearest or bilinear")
+    p: dict[str, Any] = {"mode": mode, "align_corners": bool(align_corners)}
+    if size is not None:
+        p["size"] = _one_or_pair(size)
+    else:
+        scale = tuple(scale) if isinstance(scale, (tuple, list)) else (scale, scale)
+        if scale[0] != scale[1]:
+            _need(False, where, f"Upsample scale {scale}")
+        p["scale_factor"] = float(scale[0])
+    for k, v in p.items():
+        ok, p[k] = fits("Upsample", k, v)
+        _need(ok, where, f"Upsample {k}={v!r}")
+    return Node("Upsample", p, ins, out, where=where)
+
+
+def _interpolate(where, args, kwargs, out):
+    names = ["size", "scale_factor", "mode", "align_corners"]
+    defaults = {"mode": "nearest"}
+    v = {n: _arg(args, kwargs, i + 1, n, defaults.get(n)) for i, n in enumerate(names)}
+    if kwargs.get("antialias") or kwargs.get("recompute_scale_factor"):
+        raise refuse(where, "interpolate with antialias or recomputed scale factors")
+    return upsample(where, [args[0]], out, v["size"], v["scale_factor"], v["mode"],
+                    v["align_corners"])
+
+
+def layer_norm(m: nn.LayerNorm, where, ins, out) -> Node:
+    if tuple(m.normalized_shape) != tuple(pshape(ins[0].value)):
+        raise refuse(where, f"LayerNorm over {tuple(m.normalized_shape)} of a "
+                            f"{tuple(pshape(ins[0].value))} input",
+                     "LayerNorm over the whole per-sample shape")
+    if m.elementwise_affine and m.bias is None:
+        raise refuse(where, "LayerNorm without bias")
+    return _by_order("LayerNorm", {"affine": m.elementwise_affine, "eps": m.eps}, m, where,
+                     ins, out)
+
+
+def group_norm(m: nn.GroupNorm, where, ins, out) -> Node:
+    return _by_order("GroupNorm", {"groups": m.num_groups, "affine": m.affine, "eps": m.eps},
+                     m, where, ins, out)
+
+
+def instance_norm(m: nn.InstanceNorm2d, where, ins, out) -> Node:
+    if m.track_running_stats:
+        raise refuse(where, "InstanceNorm2d with running statistics",
+                     "InstanceNorm2d as torch makes it by default")
+    return _by_order("InstanceNorm", {"affine": m.affine, "eps": m.eps}, m, where, ins, out)
+
+
 MODULES: dict[type, Callable] = {
+    nn.ZeroPad2d: zero_pad,
+    nn.Upsample: lambda m, w, i, o: upsample(w, i, o, m.size, m.scale_factor, m.mode,
+                                             m.align_corners),
+    nn.LayerNorm: layer_norm,
+    nn.GroupNorm: group_norm,
+    nn.InstanceNorm2d: instance_norm,
     nn.Conv2d: conv2d,
     nn.BatchNorm2d: batchnorm,
     nn.BatchNorm1d: batchnorm,
@@ -305,6 +384,7 @@ FUNCTIONS: dict[Any, Callable] = {
     F.adaptive_avg_pool2d: _adaptive_fn("avg"), F.adaptive_max_pool2d: _adaptive_fn("max"),
     F.avg_pool2d: _pool_fn("avg"), F.max_pool2d: _pool_fn("max"),
     F.dropout: _dropout_fn,
+    F.interpolate: _interpolate,
 }
 for _fn, _name in ACTIVATION_FUNCTIONS.items():
     FUNCTIONS[_fn] = _activation_fn(_name)
