@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from . import checks as ck
-from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec,
-                   Param)
+from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, PAIR, SHAPE,
+                   BlockSpec, Param)
 
 CATEGORIES = ("Input", "Convolution", "Pooling", "Dense", "Merge",
               "Normalization & regularization", "Activation", "VGG", "Inception",
@@ -116,8 +116,10 @@ def stride(default=1, doc="step of the kernel"):
 
 POOL = (
     Param("pool_size", KERNEL, 2, "pooling window, int or [kh, kw]", min=1, max=31),
-    Param("stride", INT, None, "step of the window (empty = pool_size)", min=1, max=31),
-    Param("padding", PADDING, "valid", '"valid" (none), "same" ((k-1)//2 each side) or an int'),
+    Param("stride", PAIR, None, "step of the window, int or [sh, sw] (empty = pool_size)",
+          min=1, max=31),
+    Param("padding", PADDING, "valid", '"valid" (none), "same" ((k-1)//2 each side), or an '
+          'int or [ph, pw] on each side (at most half the window)'),
 )
 IR_VARIANT = Param("variant", CHOICE, "v1", "branch widths of Inception-ResNet-v1 or v2",
                    choices=("v1", "v2"))
@@ -136,9 +138,10 @@ _SPECS = [
     block("Conv2d", "Convolution", "layers:ConvLayer", (
         count("filters", 64, "number of output channels"),
         kernel(3),
-        stride(),
-        Param("padding", PADDING, "same", '"same" keeps H×W at stride 1, "valid" is none, or an int'),
-        count("dilation", 1, "spacing between kernel taps", hi=16),
+        Param("stride", PAIR, 1, "step of the kernel, int or [sh, sw]", min=1, max=16),
+        Param("padding", PADDING, "same", '"same" keeps H×W at stride 1, "valid" is none, '
+              'or an int or [ph, pw] on each side'),
+        Param("dilation", PAIR, 1, "spacing between kernel taps, int or [dh, dw]", min=1, max=16),
         count("groups", 1, "grouped conv: splits channels into groups (must divide both)"),
         act(),
         bn(False),

@@ -212,3 +212,74 @@ def test_densenet_transition_drawn_with_a_conv_without_bias_or_batchnorm(tmp_pat
         torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
     assert same_as_exported(g, tmp_path, x)
     assert export_onnx(g, tmp_path / "t.onnx").max_abs_diff <= 1e-5
+
+
+# --- stride / padding / dilation as [h, w] pairs --------------------------------------------
+
+def test_conv2d_takes_stride_padding_and_dilation_pairs_like_torch():
+    ref = torch.nn.Sequential()
+    ref.conv = torch.nn.Conv2d(4, 6, (3, 5), stride=(2, 1), padding=(1, 3), dilation=(1, 2))
+    ref.bn = torch.nn.Identity()
+    ref.act = torch.nn.ReLU()
+    assert_same_as_reference("Conv2d", {"filters": 6, "kernel_size": [3, 5], "stride": [2, 1],
+                                        "padding": [1, 3], "dilation": [1, 2]}, ref, (4, 11, 13))
+    # "same" with a stride pair pads d(k−1)//2 on each side, as at an int stride
+    ref.conv = torch.nn.Conv2d(4, 6, 3, stride=(1, 2), padding=(1, 1))
+    assert_same_as_reference("Conv2d", {"filters": 6, "stride": [1, 2]}, ref, (4, 11, 13))
+
+
+@pytest.mark.parametrize("type_id, cls", [("MaxPool2d", torch.nn.MaxPool2d),
+                                          ("AvgPool2d", torch.nn.AvgPool2d)])
+def test_pools_take_stride_and_padding_pairs_like_torch(type_id, cls):
+    ref = cls((3, 2), stride=(1, 2), padding=(1, 0))
+    assert_same_as_reference(type_id, {"pool_size": [3, 2], "stride": [1, 2],
+                                       "padding": [1, 0]}, ref, (3, 9, 9))
+
+
+def test_impossible_pairs_get_a_message_naming_the_axis_sizes():
+    conv, pool = REGISTRY["Conv2d"], REGISTRY["MaxPool2d"]
+    assert conv.resolve({"stride": [1, 0]})[1] == ["stride must be in 1..16, not [1, 0]"]
+    assert conv.resolve({"padding": [1, "same"]})[1] == [
+        'padding must be "same", "valid", a whole number 0..64 or [h, w] of them, '
+        "not [1, 'same']"]
+    params, _ = conv.resolve({"kernel_size": 5, "padding": [2, 0], "stride": [1, 2]})
+    assert conv.check([(3, 8, 4)], params) == (
+        'Conv2d: input 8×4 padded by 2×0 (12×4) is smaller than the 5×5 kernel — use padding '
+        '"same", more padding or a larger input')
+    params, _ = pool.resolve({"pool_size": [3, 2], "padding": [1, 2]})
+    assert pool.check([(3, 8, 8)], params) == (
+        'MaxPool2d: padding [1, 2] is more than half the 3×2 pool — use padding of at most '
+        '1 or "same"')
+
+
+def test_pairs_export_to_python_and_onnx(tmp_path):
+    g, _ = chain(("Conv2d", {"filters": 4, "kernel_size": [1, 7], "stride": [2, 1],
+                             "padding": [0, 3], "dilation": [1, 2]}),
+                 ("MaxPool2d", {"pool_size": [3, 2], "stride": [1, 2], "padding": [1, 0]}),
+                 shape=(3, 16, 16), name="pairs")
+    x = torch.randn(2, 3, 16, 16)
+    assert same_as_exported(g, tmp_path, x)
+    source = (tmp_path / "net.py").read_text()
+    assert "stride=(2, 1)" in source and "padding=(0, 3)" in source
+    assert export_onnx(g, tmp_path / "pairs.onnx").max_abs_diff <= 1e-5
+
+
+def test_inspector_reads_pairs_for_strides_and_paddings():
+    from app.ui.fields import Unreadable, parse_text
+    from blocks.spec import PADDING, PAIR
+    assert parse_text(PAIR, "2, 1") == [2, 1] and parse_text(PAIR, "2") == 2
+    assert parse_text(PADDING, "0, 3") == [0, 3] and parse_text(PADDING, "same") == "same"
+    assert isinstance(parse_text(PADDING, "1, 2, 3"), Unreadable)
+
+
+def test_pool_stride_field_takes_auto_a_number_or_a_pair(qtbot):
+    from app.ui.fields import ParamEditor
+    editor = ParamEditor(REGISTRY["MaxPool2d"].param_map["stride"])
+    qtbot.addWidget(editor)
+    sent = []
+    editor.edited.connect(lambda name, value: sent.append((name, value)))
+    for text in ("", "auto", "2", "2, 1"):
+        editor.widget.setText(text)
+        editor.widget.editingFinished.emit()
+    assert sent == [("stride", None), ("stride", None), ("stride", 2), ("stride", [2, 1])]
+    assert editor.check([2, 1]) == ([2, 1], None)

@@ -22,7 +22,7 @@ from app.graph.analysis import node_stats
 from app.graph.grouping import expose, group
 from app.graph.oracle import meta_numbers
 from blocks import REGISTRY
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING
+from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, PAIR
 
 torch.set_num_threads(2)
 
@@ -48,8 +48,14 @@ def param_strategy(p):
     if p.kind == KERNEL:
         k = st.integers(int(p.min or 1), min(int(p.max or 7), 7))
         return st.one_of(k, st.lists(k, min_size=2, max_size=2))
+    if p.kind == PAIR:  # a stride or dilation; None (= the window) where that is the default
+        v = st.integers(int(p.min or 1), min(int(p.max or 4), 4))
+        pairs = st.one_of(v, st.lists(v, min_size=2, max_size=2))
+        return pairs if p.default is not None else st.one_of(st.none(), pairs)
     if p.kind == PADDING:
-        return st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 4))
+        amount = st.integers(0, 4)
+        return st.one_of(st.sampled_from(["same", "valid"]), amount,
+                         st.lists(amount, min_size=2, max_size=2))
     raise AssertionError(f"no strategy for {p.kind}")
 
 

@@ -22,12 +22,14 @@ def _same(k: int, d: int = 1) -> int:
     return d * (k - 1) // 2
 
 
-def _padding(value, k: tuple[int, int], d: int = 1) -> tuple[int, int]:
+def _padding(value, k: tuple[int, int], d=1) -> tuple[int, int]:
+    """Left padding (h, w) of a conv/pool; value and d are each an int or [h, w]."""
     if value == "valid":
         return 0, 0
     if value == "same":
-        return _same(k[0], d), _same(k[1], d)
-    return value, value
+        dh, dw = pair(d)
+        return _same(k[0], dh), _same(k[1], dw)
+    return pair(value)
 
 
 def network_input(fields, ctx):
@@ -77,7 +79,7 @@ def pool(fields, ctx):
     p = ctx.params
     k = pair(p["pool_size"])
     s = p["stride"] if p["stride"] is not None else k
-    return fields[0].layer(k, s, _padding(p["padding"], k))
+    return fields[0].layer(k, s, _padding(p["padding"], k))  # ints or [h, w] pairs
 
 
 def vgg(fields, ctx):
