@@ -120,7 +120,12 @@ POOL = (
           min=1, max=31),
     Param("padding", PADDING, "valid", '"valid" (none), "same" ((k-1)//2 each side), or an '
           'int or [ph, pw] on each side (at most half the window)'),
+    Param("ceil_mode", BOOL, False, "round the output size up instead of down (torchvision's "
+          "GoogLeNet and SqueezeNet); the last window still starts inside the input"),
 )
+COUNT_INCLUDE_PAD = Param(
+    "count_include_pad", BOOL, True, "average over the padding zeros too (torch's default); "
+    "false divides by the input values under the window only (timm's Inception nets)")
 IR_VARIANT = Param("variant", CHOICE, "v1", "branch widths of Inception-ResNet-v1 or v2",
                    choices=("v1", "v2"))
 IR_SCALE = Param("scale", FLOAT, 0.1, "residual scaling: out = ReLU(x + scale·branch)",
@@ -179,7 +184,8 @@ _SPECS = [
     block("MaxPool2d", "Pooling", "layers:MaxPoolLayer", POOL, "Max pooling.",
           "MaxPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("MaxPool2d"), args=params_args),
-    block("AvgPool2d", "Pooling", "layers:AvgPoolLayer", POOL, "Average pooling.",
+    block("AvgPool2d", "Pooling", "layers:AvgPoolLayer", (*POOL, COUNT_INCLUDE_PAD),
+          "Average pooling.",
           "AvgPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("AvgPool2d"), args=params_args),
     block("GlobalAvgPool", "Pooling", "layers:GlobalAvgPool", (), "Global average pooling.",

@@ -12,12 +12,19 @@ def fmt(shape) -> str:
     return "[" + ", ".join(str(v) for v in shape) + "]"
 
 
-def out_len(n: int, k: int, s: int, p: int, d: int = 1) -> int | None:
-    """Output length of a conv/pool along one axis (floor mode), or None if it would be < 1."""
+def out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int | None:
+    """Output length of a conv/pool along one axis, or None if it would be < 1. In ceil mode
+    (pools) the size rounds up, but the last window must start inside the input or its left
+    padding (torch's pooling_output_shape)."""
     span = d * (k - 1) + 1
-    if n + 2 * p < span:
-        return None
-    return (n + 2 * p - span) // s + 1
+    if not ceil:
+        if n + 2 * p < span:
+            return None
+        return (n + 2 * p - span) // s + 1
+    out = (n + 2 * p - span + s - 1) // s + 1
+    if (out - 1) * s >= n + p:
+        out -= 1
+    return out if out >= 1 else None
 
 
 def chain_len(n: int, chain) -> int | None:
@@ -129,7 +136,8 @@ def pool_check(tid):
             return (f"{tid}: padding {fmt(pad) if isinstance(pad, list) else pad} is more "
                     f"than half the {kh}×{kw} pool — use padding of at most {most} or "
                     f'"same"')
-        if out_len(h, kh, sh, ph) and out_len(w, kw, sw, pw):
+        ceil = p["ceil_mode"]
+        if out_len(h, kh, sh, ph, ceil=ceil) and out_len(w, kw, sw, pw, ceil=ceil):
             return None
         padded = f" padded to {h + 2 * ph}×{w + 2 * pw}" if ph or pw else ""
         return (f"{tid}: input {h}×{w}{padded} is smaller than the {kh}×{kw} pool — "

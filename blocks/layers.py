@@ -49,15 +49,18 @@ class TransposedConvLayer(nn.Module):
 class MaxPoolLayer(nn.MaxPool2d):
     """Max-pool; stride None means stride = pool_size."""
 
-    def __init__(self, pool_size=2, stride=None, padding="valid"):
-        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+    def __init__(self, pool_size=2, stride=None, padding="valid", ceil_mode=False):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding),
+                         ceil_mode=ceil_mode)
 
 
 class AvgPoolLayer(nn.AvgPool2d):
     """Average-pool; stride None means stride = pool_size."""
 
-    def __init__(self, pool_size=2, stride=None, padding="valid"):
-        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+    def __init__(self, pool_size=2, stride=None, padding="valid", ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding),
+                         ceil_mode=ceil_mode, count_include_pad=count_include_pad)
 
 
 class GlobalAvgPool(nn.Module):

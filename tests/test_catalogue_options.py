@@ -283,3 +283,52 @@ def test_pool_stride_field_takes_auto_a_number_or_a_pair(qtbot):
         editor.widget.editingFinished.emit()
     assert sent == [("stride", None), ("stride", None), ("stride", 2), ("stride", [2, 1])]
     assert editor.check([2, 1]) == ([2, 1], None)
+
+
+# --- pooling ceil_mode and count_include_pad ------------------------------------------------
+
+def test_googlenet_and_squeezenet_ceil_mode_pools():
+    """torchvision's GoogLeNet and SqueezeNet 1.1 max-pools round up: 112 → 56 → 28 → 14 → 7
+    with ceil_mode, not 55 … (their parameter counts already matched; their shapes did not)."""
+    tv = import_torchvision()
+    googlenet = tv.models.googlenet(weights=None, aux_logits=False, init_weights=False)
+    squeezenet = tv.models.squeezenet1_1(weights=None)
+    for ref, shape in [(googlenet.maxpool1, (8, 112, 112)), (googlenet.maxpool2, (8, 56, 56)),
+                       (squeezenet.features[2], (8, 111, 111)),
+                       (squeezenet.features[2], (8, 54, 54))]:
+        assert (ref.kernel_size, ref.stride, ref.padding, ref.ceil_mode) == (3, 2, 0, True)
+        assert_same_as_reference("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True},
+                                 ref, shape)
+    _, stats = block("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True}, (8, 112, 112))
+    assert stats.output_shape == (8, 56, 56)
+    _, stats = block("MaxPool2d", {"pool_size": 3, "stride": 2}, (8, 112, 112))
+    assert stats.output_shape == (8, 55, 55)
+
+
+def test_ceil_mode_lets_a_pool_take_an_input_smaller_than_its_window_as_torch_does():
+    params, _ = REGISTRY["MaxPool2d"].resolve({"pool_size": 3, "stride": 2, "ceil_mode": True})
+    assert REGISTRY["MaxPool2d"].check([(4, 2, 2)], params) is None
+    assert node_stats("MaxPool2d", params, [(4, 2, 2)]).output_shape == (4, 1, 1)
+    params["ceil_mode"] = False
+    assert "smaller than the 3×3 pool" in REGISTRY["MaxPool2d"].check([(4, 2, 2)], params)
+
+
+def test_average_pool_without_the_padding_zeros_as_timm_inception():
+    """timm's Inception-v4 / -ResNet-v2 branch pool: AvgPool2d(3, 1, 1, count_include_pad=False)."""
+    ref = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    ours = assert_same_as_reference("AvgPool2d", {"pool_size": 3, "stride": 1, "padding": 1,
+                                                  "count_include_pad": False}, ref, (4, 7, 7))
+    x = torch.ones(1, 4, 7, 7)
+    assert torch.equal(ours(x), x)  # the corners average 4 ones, not 4 ones and 5 zeros
+    ours, _ = block("AvgPool2d", {"pool_size": 3, "stride": 1, "padding": 1}, (4, 7, 7))
+    assert ours(x)[0, 0, 0, 0].item() == pytest.approx(4 / 9)
+
+
+def test_pool_options_export_to_python_and_onnx(tmp_path):
+    g, _ = chain(("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True}),
+                 ("AvgPool2d", {"pool_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                                "count_include_pad": False}), shape=(3, 16, 16), name="pools")
+    x = torch.randn(2, 3, 16, 16)
+    assert same_as_exported(g, tmp_path, x)
+    assert "count_include_pad=False" in (tmp_path / "net.py").read_text()
+    assert export_onnx(g, tmp_path / "pools.onnx").max_abs_diff <= 1e-5
