@@ -188,6 +188,14 @@ _SPECS = [
           "Average pooling.",
           "AvgPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("AvgPool2d"), args=params_args),
+    block("AdaptiveAvgPool2d", "Pooling", "layers:AdaptiveAvgPoolLayer", (
+        Param("output_size", PAIR, 7, "output H×W, int or [h, w], whatever the input's size "
+              "(torchvision VGG / AlexNet heads: 7 / 6)", min=1, max=1024),
+    ), "Adaptive average pooling to a fixed size.",
+        "AdaptiveAvgPool2d: [C, H, W] → [C, h, w], each output averaging its share of the "
+        "input (windows differ in size when H is not a multiple of h).",
+        key_params=("output_size",), check=ck.image_check("AdaptiveAvgPool2d"),
+        args=params_args),
     block("GlobalAvgPool", "Pooling", "layers:GlobalAvgPool", (), "Global average pooling.",
           "Averages each channel over H and W: [C, H, W] → [C].",
           check=ck.image_check("GlobalAvgPool"), args=no_args),

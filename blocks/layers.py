@@ -63,6 +63,20 @@ class AvgPoolLayer(nn.AvgPool2d):
                          ceil_mode=ceil_mode, count_include_pad=count_include_pad)
 
 
+class AdaptiveAvgPoolLayer(nn.AdaptiveAvgPool2d):
+    """Average-pool to a fixed output_size (h, w) whatever the input's H×W (VGG's head:
+    7×7); window i along an axis of n covers [floor(i·n/out), ceil((i+1)·n/out))."""
+
+    def __init__(self, output_size=7):
+        super().__init__(output_size)
+
+    def forward(self, x):
+        if x.dim() != 4:  # torch would take a flat [N, F] as one [C, H, W] sample
+            raise ValueError(f"AdaptiveAvgPool2d needs a [C, H, W] input, got "
+                             f"{list(x.shape[1:])}")
+        return super().forward(x)
+
+
 class GlobalAvgPool(nn.Module):
     """[C, H, W] → [C] by averaging over H and W."""
 

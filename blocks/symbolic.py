@@ -381,6 +381,19 @@ class AvgPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
 
 
+class AdaptiveAvgPool2d(Module):
+    """Output [..., h, w] for any input size (FlopCounterMode counts no pooling)."""
+
+    def __init__(self, output_size):
+        self.out = _pair(output_size)
+
+    def forward(self, x):
+        _need_dims(x, (3, 4), "adaptive_avg_pool2d")
+        if min(x.shape[-2:]) < 1 or min(self.out) < 1:
+            raise SymbolicError("adaptive_avg_pool2d: sizes must be positive")
+        return Tensor(x.shape[:-2] + self.out)
+
+
 class _Namespace:
     def __init__(self, **attrs):
         self.__dict__.update(attrs)

@@ -332,3 +332,46 @@ def test_pool_options_export_to_python_and_onnx(tmp_path):
     assert same_as_exported(g, tmp_path, x)
     assert "count_include_pad=False" in (tmp_path / "net.py").read_text()
     assert export_onnx(g, tmp_path / "pools.onnx").max_abs_diff <= 1e-5
+
+
+# --- adaptive average pooling to a fixed size -----------------------------------------------
+
+def test_vgg_head_is_exact_at_any_input_size(tmp_path):
+    """torchvision VGG's avgpool (AdaptiveAvgPool2d((7, 7))) then flatten and a Linear, at an
+    input that is not 7×7 and not a multiple of it: same numbers and outputs as torch."""
+    tv = import_torchvision()
+    with torch.device("meta"):
+        vgg_pool = tv.models.vgg11().avgpool
+    assert vgg_pool.output_size == (7, 7)
+    ref = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(vgg_pool.output_size),
+                              torch.nn.Flatten(1), torch.nn.Linear(16 * 49, 10))
+    g, ids = chain(("AdaptiveAvgPool2d", {"output_size": [7, 7]}), "Flatten",
+                   ("Linear", {"units": 10}), shape=(16, 13, 10), name="vgg head")
+    assert g.info[ids[1]].output_shape == (16, 7, 7)
+    model = compile_graph(g).eval()
+    model.load_state_dict(dict(zip(model.state_dict(), ref.state_dict().values())))
+    x = torch.randn(2, 16, 13, 10)
+    assert (g.totals()["total_params"], g.totals()["total_macs"]) == (
+        sum(p.numel() for p in ref.parameters()), macs(ref, x[:1]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert same_as_exported(g, tmp_path, x)
+    assert export_onnx(g, tmp_path / "head.onnx").max_abs_diff <= 1e-5
+
+
+def test_adaptive_pool_refuses_a_flat_input_and_takes_a_small_one():
+    spec = REGISTRY["AdaptiveAvgPool2d"]
+    params, _ = spec.resolve({"output_size": [2, 3]})
+    assert "needs a [C, H, W] input" in spec.check([(8,)], params)
+    assert node_stats("AdaptiveAvgPool2d", params, [(4, 1, 1)]).output_shape == (4, 2, 3)
+    assert spec.resolve({"output_size": 0})[1] == ["output_size must be in 1..1024, not 0"]
+
+
+def test_adaptive_pool_field_exact_when_even_and_the_largest_window_when_not():
+    from app.graph.receptive import receptive_fields
+    g, ids = chain(("AdaptiveAvgPool2d", {"output_size": [7, 7]}), shape=(1, 14, 13))
+    nf = receptive_fields(g)[ids[1]]
+    # 14 → 7: windows of 2, stride 2; 13 → 7: windows [floor(13i/7), ceil(13(i+1)/7)) of
+    # 2 or 3 pixels, the largest 3, 13/7 apart on average
+    assert nf.receptive_field == [2, 3] and nf.effective_stride[0] == 2
+    assert nf.warning and "largest" in nf.warning

@@ -157,6 +157,8 @@ BLOCK_CASES = {  # type → (params, input shape); small but big enough for the 
     "MaxPool2d/same": ({"pool_size": 3, "stride": 2, "padding": "same"}, (2, 11, 11)),
     "AvgPool2d/pairs": ({"pool_size": [3, 2], "stride": [1, 2], "padding": [1, 0]},
                         (2, 11, 11)),
+    "AdaptiveAvgPool2d": ({"output_size": [4, 8]}, (2, 16, 16)),  # windows 4×2, exact
+    "AdaptiveAvgPool2d/global": ({"output_size": 1}, (2, 9, 9)),
     "MaxPool2d/ceil": ({"pool_size": 3, "stride": 2, "ceil_mode": True}, (2, 12, 12)),
     "AvgPool2d/ceil-exclude-pad": ({"pool_size": 3, "stride": 2, "padding": 1,
                                     "ceil_mode": True, "count_include_pad": False},

@@ -9,10 +9,11 @@ checks each against the gradient support of the module itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from blocks.spec import pair
 
-from .receptive import START, Context, Field, join
+from .receptive import START, Axis, Context, Field, join
 
 Rule = Callable[[list[Field], Context], Field]
 
@@ -80,6 +81,27 @@ def pool(fields, ctx):
     k = pair(p["pool_size"])
     s = p["stride"] if p["stride"] is not None else k
     return fields[0].layer(k, s, _padding(p["padding"], k))  # ints or [h, w] pairs
+
+
+def adaptive_pool(fields, ctx):
+    """Output unit i of n → out averages input units [floor(i·n/out), ceil((i+1)·n/out)):
+    a pool with k = s = n/out when out divides n; otherwise the windows differ in size
+    and step by n/out on average, and we report the largest (with a warning)."""
+    f, hw = fields[0], ctx.in_hw()
+    axes, uneven = [], False
+    for ax, n, o in zip((f.h, f.w), hw, pair(ctx.params["output_size"])):
+        if o == 1:
+            axes.append(ax.whole(n))
+        elif n % o == 0:
+            axes.append(ax.layer(n // o, n // o, 0))
+        else:
+            uneven = True
+            k = max(-(-(i + 1) * n // o) - i * n // o for i in range(o))
+            axes.append(Axis(ax.r + (k - 1) * ax.j, ax.j * Fraction(n, o), ax.u))
+    if uneven:
+        ctx.warn("AdaptiveAvgPool2d: the input is not a multiple of the output size, so "
+                 "the windows differ in size; shown: the largest")
+    return Field(*axes)
 
 
 def vgg(fields, ctx):
@@ -169,6 +191,7 @@ RULES: dict[str, Rule] = {
     "ConvTranspose2d": transposed,
     "MaxPool2d": pool,
     "AvgPool2d": pool,
+    "AdaptiveAvgPool2d": adaptive_pool,
     "GlobalAvgPool": whole,
     "GlobalMaxPool": whole,
     "Flatten": whole,
