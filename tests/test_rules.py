@@ -22,8 +22,18 @@ from app.graph.analysis import node_stats
 from app.graph.grouping import expose, group
 from app.graph.oracle import meta_numbers
 from blocks import REGISTRY
-from blocks.spec import (BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, MAX_LEVELS, PADDING, PADS,
-                         PAIR)
+from blocks.spec import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    KERNEL,
+    LEVELS,
+    MAX_LEVELS,
+    PADDING,
+    PADS,
+    PAIR,
+)
 
 torch.set_num_threads(2)
 

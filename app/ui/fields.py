@@ -20,8 +20,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph.composite import MAX_REPEAT
-from blocks.spec import (BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, PADDING, PADS, PAIR, SHAPE,
-                         Param)
+from blocks.spec import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    KERNEL,
+    LEVELS,
+    PADDING,
+    PADS,
+    PAIR,
+    SHAPE,
+    Param,
+)
 
 
 class _WheelGuard(QObject):
