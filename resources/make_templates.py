@@ -149,6 +149,9 @@ IMPORTED = {
     "mobilenet_v2": ("mobilenet_v2", {}, [3, 224, 224], "MobileNetV2 (torchvision)"),
     "inception_v3": ("inception_v3", {"aux_logits": False, "init_weights": True},
                      [3, 299, 299], "Inception-v3 (torchvision)"),
+    "googlenet_torchvision": ("googlenet", {"aux_logits": False, "init_weights": True},
+                              [3, 224, 224], "GoogLeNet (torchvision)"),
+    "squeezenet1_1": ("squeezenet1_1", {}, [3, 224, 224], "SqueezeNet 1.1 (torchvision)"),
 }
 
 

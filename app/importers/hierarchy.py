@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -25,6 +26,13 @@ from .torch_trace import convert, describe
 
 DX, DY = 230.0, 130.0
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+@dataclass(eq=False)
+class Inlined:
+    """A child's nodes spliced into its parent's fragment (see Hierarchy.embed)."""
+    nodes: list[Node]
+    output: Node
 
 
 class Hierarchy:
@@ -54,6 +62,14 @@ class Hierarchy:
             n.label = attr
             n.extra["label_fixed"] = fixed
             return n
+        if type(child) in CONTAINERS and path.count(".") >= 1:
+            # a Sequential inside a block (a branch, a downsample) is part of that block's
+            # drawing, not a block of its own; the model's own stages (children of the root)
+            # and every class of the model's code are
+            for n in frag.nodes:
+                n.inputs = [ins[i.index] if isinstance(i, Port) else i for i in n.inputs]
+                n.label = f"{attr}.{n.label}" if n.label else attr
+            return Inlined(frag.nodes, frag.output)
         name, tree = self.definition(frag, base_name(child, attr), type(child).__name__)
         return Node(name, {}, list(ins), frag.output.value, label=attr, weights=tree,
                     squeezed=frag.output.squeezed, where=describe(path, child),
@@ -91,9 +107,10 @@ class Hierarchy:
 
     def _fresh(self, base: str) -> str:
         taken = {d["name"] for d in self.definitions}
+        sep = "v" if base[-1:].isdigit() else ""  # Branch2, Branch2v2 (not Branch22)
         name, i = base, 2
         while name in taken or name in REGISTRY:
-            name, i = f"{base}{i}", i + 1
+            name, i = f"{base}{sep}{i}", i + 1
         return name
 
     # -- the top ----------------------------------------------------------------------------

@@ -130,6 +130,9 @@ def pool(kind: str, where, ins, out, kernel, stride, padding, dilation=1, ceil_m
         raise refuse(where, f"{type_id} with dilation or divisor_override",
                      "plain pooling windows only")
     p: dict[str, Any] = {"pool_size": _one_or_pair(kernel)}
+    if ceil_mode and kind == "max" and _ceil_changes_nothing(ins[0].value, out, kernel, stride,
+                                                             padding):
+        ceil_mode = False  # the same map either way; keeps the plain default
     stride = kernel if stride in (None, [], ()) else stride
     ok, p["stride"] = fits(type_id, "stride", _one_or_pair(stride))
     _need(ok, where, f"{type_id} stride {stride}")
@@ -144,6 +147,12 @@ def pool(kind: str, where, ins, out, kernel, stride, padding, dilation=1, ceil_m
     return Node(type_id, p, ins, out, where=where)
 
 
+def _ceil_changes_nothing(x, out, kernel, stride, padding) -> bool:
+    """False always: ceil_mode is kept as the source says (an exact copy at every input
+    size), this hook only documents that the choice was considered."""
+    return False
+
+
 def adaptive(kind: str, where, ins, out, size) -> Node | Any:
     x = ins[0].value
     size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
@@ -151,10 +160,12 @@ def adaptive(kind: str, where, ins, out, size) -> Node | Any:
     if size == (1, 1):
         return Node("GlobalAvgPool" if kind == "avg" else "GlobalMaxPool", {}, ins, out,
                     squeezed=True, where=where)
-    if size == tuple(x.shape[2:]):  # VGG's 7×7 pool on a 7×7 map: nothing to do here
-        return ins[0]
-    raise refuse(where, f"adaptive pooling to {size} from {tuple(x.shape[2:])}",
-                 "adaptive pooling to 1×1 (global) or to the size it already has")
+    if kind == "avg":  # VGG's head: the same at any input size
+        ok, v = fits("AdaptiveAvgPool2d", "output_size", _one_or_pair(size))
+        if ok:
+            return Node("AdaptiveAvgPool2d", {"output_size": v}, ins, out, where=where)
+    raise refuse(where, f"adaptive {kind} pooling to {size}",
+                 "adaptive average pooling to any size, adaptive max pooling to 1×1 (global)")
 
 
 def linear(m: nn.Linear, where, ins, out) -> Node:

@@ -177,6 +177,11 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
                 v = handler(child, child_path, ins, out)
             else:
                 v = embed(child, child_path, str(fn.target), ins, out)
+                if hasattr(v, "nodes"):  # a container inlined: its nodes join this fragment
+                    for n in v.nodes:
+                        seen.add(n)
+                        nodes.append(n)
+                    v = v.output
         elif fn.op == "call_function":
             if fn.target in VALUE_FUNCTIONS and not isinstance(out, torch.Tensor):
                 env[fn] = _python_value(a, out)
