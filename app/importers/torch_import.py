@@ -77,7 +77,10 @@ def import_module(model: nn.Module, name: str, shape: list[int],
                                 f"{type(y).__name__}, not one tensor — "
                                 f"NetCanvas imports networks with one input and one output")
         hier = Hierarchy(MAX_REPEAT, labels)
-        frag = convert(model, "", [x], hier.embed)
+        from .primitives import is_nn_builtin
+        # a bare torch layer (torch.nn:Conv2d) is traced as the one child of a container
+        root = nn.Sequential(model) if is_nn_builtin(model) else model
+        frag = convert(root, "", [x], hier.embed)
         project, tree = hier.project(frag, name)
         try:
             graph = project_from_dict(project)
