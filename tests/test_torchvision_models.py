@@ -1,6 +1,7 @@
-"""Whole torchvision networks drawn with the catalogue's InvertedResidual: MobileNetV2 and
-EfficientNet-B0 have torchvision's parameter count and MACs (FlopCounterMode) at 224×224,
-and with torchvision's weights copied in order they compute the same logits in eval mode."""
+"""Whole torchvision networks drawn with the catalogue's new blocks: MobileNetV2 and
+EfficientNet-B0 (InvertedResidual) and DenseNet-121 (DenseBlock, DenseTransition) have
+torchvision's parameter count and MACs (FlopCounterMode) at 224×224, and with torchvision's
+weights copied in order they compute the same logits in eval mode."""
 import pytest
 import torch
 from helpers import chain, import_torchvision
@@ -43,6 +44,20 @@ def efficientnet_b0_layers():
                      ("Dropout", {"rate": 0.2}), ("Linear", {"units": 1000})]
 
 
+def densenet121_layers():
+    """torchvision.models.densenet121: blocks of 6, 12, 24, 16 layers (growth 32, bn_size 4)
+    joined by transitions that halve the channels, then BN, ReLU, pool and the classifier."""
+    layers = [("Conv2d", {"filters": 64, "kernel_size": 7, "stride": 2, "padding": 3,
+                          "batch_norm": True}),
+              ("MaxPool2d", {"pool_size": 3, "stride": 2, "padding": 1})]
+    for i, n in enumerate((6, 12, 24, 16)):
+        layers.append(("DenseBlock", {"layers": n, "growth_rate": 32, "bn_size": 4}))
+        if i < 3:
+            layers.append(("DenseTransition", {"compression": 0.5}))
+    return layers + ["BatchNorm", ("Activation", {"function": "relu"}), "GlobalAvgPool",
+                     ("Linear", {"units": 1000})]
+
+
 def trained_like(model):
     """BatchNorm statistics and affine parameters away from their identity initialisation."""
     gen = torch.Generator().manual_seed(0)
@@ -65,7 +80,8 @@ def macs(model, x):
 
 
 @pytest.mark.parametrize("name, layers", [("mobilenet_v2", mobilenet_v2_layers),
-                                          ("efficientnet_b0", efficientnet_b0_layers)])
+                                          ("efficientnet_b0", efficientnet_b0_layers),
+                                          ("densenet121", densenet121_layers)])
 def test_drawn_network_is_torchvisions(name, layers):
     torch.manual_seed(0)
     ref = trained_like(getattr(tv.models, name)())
@@ -76,10 +92,12 @@ def test_drawn_network_is_torchvisions(name, layers):
     assert [tuple(t.shape) for t in ours.state_dict().values()] == \
         [tuple(t.shape) for t in theirs]
     ours.load_state_dict(dict(zip(ours.state_dict(), theirs)))
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, 3, 112, 112, generator=torch.Generator().manual_seed(1))  # any size
     with torch.no_grad():
         want, got = ref(x), ours(x)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5 * max(1.0, want.abs().max().item()))
     n_params = sum(p.numel() for p in ref.parameters())
     assert sum(g.info[n].params for n in ids[1:]) == n_params
-    assert sum(g.info[n].macs for n in ids[1:]) == macs(ref, x[:1]) == macs(ours, x[:1])
+    meta = torch.empty(1, 3, 224, 224, device="meta")  # the MACs at the drawn size, weightless
+    assert sum(g.info[n].macs for n in ids[1:]) == macs(ref.to("meta"), meta) == \
+        macs(ours.to("meta"), meta)
