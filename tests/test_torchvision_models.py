@@ -1,8 +1,8 @@
 """Whole torchvision networks drawn with the catalogue's new blocks: MobileNetV2 and
 EfficientNet-B0 (InvertedResidual), DenseNet-121 (DenseBlock, DenseTransition) and
-SqueezeNet 1.1 (Fire) have
-torchvision's parameter count and MACs (FlopCounterMode) at 224×224, and with torchvision's
-weights copied in order they compute the same logits in eval mode."""
+SqueezeNet 1.1 (Fire) have torchvision's parameter count and MACs (FlopCounterMode) at
+224×224, and with torchvision's weights copied in order they compute the same logits in eval
+mode."""
 import pytest
 import torch
 from helpers import chain, import_torchvision
