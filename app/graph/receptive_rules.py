@@ -256,6 +256,7 @@ RULES: dict[str, Rule] = {
     "Linear": pointwise,
     "Concat": merge,
     "Add": merge,
+    "Multiply": merge,
     "Dropout": pointwise,
     "BatchNorm": pointwise,
     "Activation": pointwise,
@@ -282,4 +283,5 @@ RULES: dict[str, Rule] = {
     "LayerNorm": normalised,
     "GroupNorm": normalised,
     "InstanceNorm": normalised,
+    "SpatialPyramidPooling": whole,
 }
