@@ -195,3 +195,40 @@ def test_layers_beyond_torchvisions_come_in_exactly():
     x = torch.randn(3, 3, 8, 8)
     with torch.no_grad():
         assert (ours(x) - model(x)).abs().max() <= 1e-5
+
+
+class Gated(torch.nn.Module):
+    """A torchvision SqueezeExcitation, then a gate drawn by hand (Linear layers on the pooled
+    vector, broadcast back with [:, :, None, None])."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops.misc import SqueezeExcitation
+        self.conv = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.se = SqueezeExcitation(16, 4)
+        self.fc1, self.fc2 = torch.nn.Linear(16, 4), torch.nn.Linear(4, 16)
+
+    def forward(self, x):
+        x = self.se(self.conv(x))
+        gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3))))))
+        return (x * gate[:, :, None, None]).mean((2, 3))
+
+
+def test_squeeze_excitation_and_a_hand_drawn_gate():
+    from app.compile import compile_graph
+    from app.importers.torch_import import import_module
+    from app.project import project_from_dict
+    torch.manual_seed(0)
+    model = Gated().eval()
+    result = import_module(model, "gated", [3, 8, 8])
+    nodes = result.project["nodes"]
+    assert [n["type"] for n in nodes] == ["Input", "Conv2d", "SqueezeExcite", "GlobalAvgPool",
+                                          "Linear", "Linear", "Multiply", "GlobalAvgPool"]
+    se = nodes[2]["params"]
+    assert (se["squeeze_channels"], se["bias"], se["fc"]) == (4, True, "conv")
+    ours = compile_graph(project_from_dict(result.project))
+    ours.load_state_dict(result.weights)
+    ours.eval()
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        assert (ours(x) - model(x)).abs().max() <= 1e-5

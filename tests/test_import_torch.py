@@ -34,6 +34,9 @@ MODELS = {
     "vgg16_bn": ({}, [3, 32, 32], [3, 224, 224]),
     "googlenet": ({"aux_logits": False, "init_weights": True}, [3, 32, 32], [3, 224, 224]),
     "squeezenet1_1": ({}, [3, 32, 32], [3, 224, 224]),
+    # beyond the list: squeeze-excitation, hardswish, stochastic depth
+    "mobilenet_v3_small": ({}, [3, 32, 32], [3, 224, 224]),
+    "efficientnet_b0": ({}, [3, 32, 32], [3, 224, 224]),
 }
 
 
@@ -127,7 +130,8 @@ def test_the_hierarchy_is_composite_blocks_not_loose_layers(imported):
     # the longest run of identical blocks in torchvision's code (DenseNet's blocks all differ)
     longest = {"resnet18": 2, "resnet50": 5, "resnext50_32x4d": 5, "densenet121": 1,
                "mobilenet_v2": 3, "inception_v3": 2, "vgg16_bn": 3, "googlenet": 1,
-               "squeezenet1_1": 2}
+               "squeezenet1_1": 2, "mobilenet_v3_small": 2,
+               "efficientnet_b0": 1}  # each MBConv has its own stochastic-depth rate
     assert max(n.get("repeat", 1) for n in everything) == longest[name]
     if name == "resnet50":
         top = [(n["type"], n.get("repeat", 1)) for n in p["nodes"]]

@@ -21,7 +21,7 @@ from blocks import REGISTRY
 
 from .fragment import Fragment, Node, Port
 from .primitives import pshape
-from .recognise import finish, fold, fuse, match_module, merge_repeats
+from .recognise import drop_identities, finish, fold, fuse, match_module, merge_repeats
 from .torch_trace import convert, describe
 
 DX, DY = 230.0, 130.0
@@ -76,6 +76,7 @@ class Hierarchy:
                     extra={"label_fixed": fixed})
 
     def simplify(self, frag: Fragment) -> None:
+        drop_identities(frag)
         fuse(frag)
         finish(frag)  # options settled before folds and repeats compare params
         fold(frag)

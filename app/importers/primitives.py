@@ -317,6 +317,15 @@ def add(where, args, kwargs, out):
     return Node("Add", {}, [a, b], out, where=where)
 
 
+def mul(where, args, kwargs, out):
+    a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
+    if not _tensors(a, b):
+        raise refuse(where, "multiplication by a constant",
+                     "element-wise × of two tensors (a channel gate)")
+    _need("Multiply" in REGISTRY, where, "element-wise multiplication")
+    return Node("Multiply", {}, [a, b], out, where=where)
+
+
 def cat(where, args, kwargs, out):
     xs = _arg(args, kwargs, 0, "tensors")
     dim = _arg(args, kwargs, 1, "dim", 0)
@@ -390,6 +399,7 @@ def _dropout_fn(where, args, kwargs, out):
 
 FUNCTIONS: dict[Any, Callable] = {
     operator.add: add, operator.iadd: add, torch.add: add,
+    operator.mul: mul, operator.imul: mul, torch.mul: mul,
     torch.cat: cat, torch.concat: cat, torch.concatenate: cat,
     torch.flatten: _flatten_fn, torch.mean: mean,
     F.adaptive_avg_pool2d: _adaptive_fn("avg"), F.adaptive_max_pool2d: _adaptive_fn("max"),
@@ -401,7 +411,7 @@ for _fn, _name in ACTIVATION_FUNCTIONS.items():
     FUNCTIONS[_fn] = _activation_fn(_name)
 
 METHODS: dict[str, Callable] = {
-    "add": add, "add_": add, "flatten": _flatten_fn, "view": _reshape, "reshape": _reshape,
+    "add": add, "add_": add, "mul": mul, "mul_": mul, "flatten": _flatten_fn, "view": _reshape, "reshape": _reshape,
     "mean": mean, "contiguous": lambda where, args, kwargs, out: args[0],
 }
 for _m, _name in ACTIVATION_METHODS.items():

@@ -13,6 +13,7 @@ Three kinds of recognition, each a table that grows with the catalogue:
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -73,18 +74,37 @@ def try_block(type_id: str, params: dict, shapes: list[tuple], src: list[torch.T
     return weights if close(out, probe[1])[0] else None
 
 
-PROBE_SIZE = 12  # H and W of the crop a recognised module is checked on (the whole
+PROBE_SIZE = 12  # H and W of the random input a candidate block is checked on (the whole
 # network is checked on the full input afterwards; this only decides the recognition)
 
 
 def probe(m: nn.Module, x: torch.Tensor) -> tuple | None:
-    """(inputs, output) of m on a small crop of its real input, or on all of it when m does
-    not take the crop (a module that needs a minimum size)."""
-    crop = x[..., :PROBE_SIZE, :PROBE_SIZE] if x.dim() == 4 else x
-    for attempt in (crop, x):
+    """(tensors in registration order, inputs, output) of a copy of m with random weights
+    and BatchNorm statistics, on a random input the size of a small crop of x (or of x when
+    m needs more). Random rather than the real weights and activations: a branch whose real
+    activations happen to be nearly zero (dead ReLUs, a fresh initialisation) would make
+    a different block look equal."""
+    gen = torch.Generator().manual_seed(1234)
+    twin = copy.deepcopy(m).eval()
+    with torch.no_grad():
+        for sub in twin.modules():
+            sub._forward_hooks.clear()
+        for name, t in twin.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if "running_var" in name:
+                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
+            elif t.dim() >= 2:
+                t.copy_(torch.randn(t.shape, generator=gen) / (t[0].numel() ** 0.5))
+            else:
+                t.copy_(torch.randn(t.shape, generator=gen) * 0.5 + ("weight" in name))
+    src = list(twin.state_dict().values())
+    crop = list(x.shape[:2]) + [min(PROBE_SIZE, d) for d in x.shape[2:]]
+    for shape in (crop, list(x.shape)):
+        inp = torch.randn(shape, generator=gen)
         try:
             with torch.no_grad():
-                return (attempt,), m(attempt)
+                return src, (inp,), twin(inp)
         except Exception:  # noqa: BLE001, S112 - too small for it: try the real size
             continue
     return None
@@ -105,6 +125,17 @@ def _only_consumer(frag: Fragment, n: Node) -> Node | None:
     users = frag.consumers().get(n, [])
     return users[0] if len(users) == 1 and users[0].inputs == [n] and frag.output is not n \
         else None
+
+
+def drop_identities(frag: Fragment) -> None:
+    """Identity nodes that only changed torch's view of a tensor (a gate's unit axes)."""
+    for n in [n for n in frag.nodes if n.type == "Identity" and len(n.inputs) == 1]:
+        src = n.inputs[0]
+        frag.nodes.remove(n)
+        for m in frag.nodes:
+            m.inputs = [src if i is n else i for i in m.inputs]
+        if frag.output is n:
+            frag.output = src
 
 
 def fuse(frag: Fragment) -> None:
@@ -308,9 +339,30 @@ def _inverted_residual(m, x, y):
         return []
     hidden, k = depthwise[0].shape[0], depthwise[0].shape[-1]
     acts = [_ACTIVATION_NAMES[type(c)] for c in m.modules() if type(c) in _ACTIVATION_NAMES]
+    # EfficientNet's MBConv: a squeeze-excitation (two 1×1 convs with biases on the pooled
+    # map) and stochastic depth (torchvision.ops.StochasticDepth, its rate `p`)
+    se = [p for p in m.parameters() if p.dim() == 4 and p.shape[-2:] == (1, 1)
+          and p.shape[0] != y.shape[1] and p.shape[1] == hidden]
+    se_ratio = se[0].shape[0] / x.shape[1] if se else 0.0
+    drop = max((float(getattr(c, "p", 0.0)) for c in m.modules()
+                if type(c).__name__ == "StochasticDepth"), default=0.0)
     return [{"filters": y.shape[1], "expand_ratio": hidden / x.shape[1],
-             "stride": _stride(m), "kernel_size": k, "activation": a}
+             "stride": _stride(m), "kernel_size": k, "activation": a, "se_ratio": se_ratio,
+             "drop_path": drop}
             for a in dict.fromkeys(acts or ["relu6"])]
+
+
+def _squeeze_excite(m, x, y):
+    w = [p for p in m.parameters() if p.dim() in (2, 4)]
+    if len(w) != 2 or (w[0].dim() == 4 and w[0].shape[-2:] != (1, 1)):
+        return []
+    kinds = [type(c) for c in m.modules()]
+    acts = [_ACTIVATION_NAMES[k] for k in kinds if k in _ACTIVATION_NAMES] or ["relu"]
+    gate = "hardsigmoid" if nn.Hardsigmoid in kinds else "sigmoid"
+    return [{"reduction": max(1, x.shape[1] // w[0].shape[0]),
+             "squeeze_channels": w[0].shape[0],
+             "bias": any(p.dim() == 1 for p in m.parameters()), "activation": acts[0],
+             "gate": gate, "fc": "conv" if w[0].dim() == 4 else "linear"}]
 
 
 def _transition(m, x, y):
@@ -325,6 +377,7 @@ BLOCKS: list[tuple[str, Callable[[nn.Module, Any, Any], list[dict]]]] = [
     ("Inception", _inception),
     ("Fire", _fire),
     ("InvertedResidual", _inverted_residual),
+    ("SqueezeExcite", _squeeze_excite),
 ]
 
 
@@ -355,7 +408,10 @@ def match_module(m: nn.Module, ins: list, y) -> Node | None:
             if try_block(type_id, params, shapes, src, None, n_params) is None:
                 continue
             checked = checked or probe(m, x)
-            w = try_block(type_id, params, shapes, src, checked) if checked else None
+            if checked is None or try_block(type_id, params, shapes, checked[0],
+                                            checked[1:]) is None:
+                continue
+            w = try_block(type_id, params, shapes, src, None, n_params)
             if w is not None:
                 return Node(type_id, get_spec(type_id).resolve(params)[0], list(ins), y,
                             weights=w)

@@ -12,6 +12,7 @@ has its real tensor: shapes to decide with, and outputs to check each recognitio
 """
 from __future__ import annotations
 
+import operator
 from contextlib import contextmanager
 
 import torch
@@ -186,8 +187,14 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
             if fn.target in VALUE_FUNCTIONS and not isinstance(out, torch.Tensor):
                 env[fn] = _python_value(a, out)
                 continue
-            if fn.target is __import__("operator").getitem and isinstance(a[0], (list, tuple)):
+            if fn.target is operator.getitem and isinstance(a[0], (list, tuple)):
                 env[fn] = a[0][a[1]]
+                continue
+            if fn.target is operator.getitem and _adds_unit_axes(a, out):
+                # g[:, :, None, None]: a [C] gate as [C, 1, 1]; the project keeps it [C]
+                env[fn] = Node("Identity", {}, [a[0]], out, squeezed=True, where=where)
+                nodes.append(env[fn])
+                seen.add(env[fn])
                 continue
             handler = FUNCTIONS.get(fn.target)
             if handler is None:
@@ -226,7 +233,8 @@ def convert(m: nn.Module, path: str, args: list, embed) -> Fragment:
 
 _FLATTENS = {"flatten", "view", "reshape", torch.flatten}
 # element by element: the same on [C, 1, 1] as on [C] (the result stays squeezed)
-_ELEMENTWISE = {F.dropout, *ACTIVATION_FUNCTIONS, *ACTIVATION_METHODS}
+_ELEMENTWISE = {F.dropout, *ACTIVATION_FUNCTIONS, *ACTIVATION_METHODS,
+                operator.mul, torch.mul, "mul"}  # a [C] gate times a map: Multiply's broadcast
 _ELEMENTWISE_MODULES = {nn.Dropout, *ACTIVATION_MODULES}
 
 
@@ -242,6 +250,14 @@ def _check_squeezed(fn, env, values, where) -> None:
         if isinstance(v, Node) and v.squeezed and getattr(values.get(a), "dim", lambda: 0)() == 4:
             raise refuse(where, f"{fn.target} uses a globally pooled [C, 1, 1] map as an image",
                          "the pooled [C] vector goes on to Flatten, Linear or Dropout")
+
+
+def _adds_unit_axes(a, out) -> bool:
+    idx = a[1] if len(a) > 1 else None
+    return (isinstance(a[0], (Node, Port)) and a[0].value.dim() == 2 and
+            isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[2:] == (1, 1)
+            and isinstance(idx, tuple) and len(idx) == 4 and idx[2:] == (None, None)
+            and all(i == slice(None) for i in idx[:2]))
 
 
 def _python_value(a, out):
