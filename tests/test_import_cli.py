@@ -79,6 +79,11 @@ class Branchy(MyNet):
         return super().forward(x)
 
 
+class TwoInputs(MyNet):
+    def forward(self, x, y):
+        return super().forward(x + y)
+
+
 class TwoHeads(MyNet):
     def forward(self, x):
         y = super().forward(x)
@@ -116,6 +121,7 @@ def test_users_own_file_with_kwargs_and_shape(my_file, tmp_path, capsys):
     ("Rolled", ["the model (Rolled)", "torch.roll", "supported"]),
     ("Branchy", ["Branchy", "control flow"]),
     ("TwoHeads", ["the model (TwoHeads)", "tuple", "one input and one output"]),
+    ("TwoInputs", ["the model (TwoInputs)", "2 inputs (x, y)", "one input and one output"]),
     ("broken", ["broken()", "ValueError", "no such width"]),
 ])
 def test_refusals_name_the_module_and_the_op(my_file, name, words):

@@ -60,6 +60,16 @@ def import_module(model: nn.Module, name: str, shape: list[int],
     from .hierarchy import Hierarchy
     from .torch_trace import convert, forget_calls, recorded_calls
     notes = list(notes or [])
+    try:
+        required = [p for p in inspect.signature(model.forward).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                           p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        required = []
+    if len(required) > 1:
+        raise ImportRefused(f"the model ({type(model).__name__}) takes {len(required)} inputs "
+                            f"({', '.join(p.name for p in required)}) — NetCanvas imports "
+                            f"networks with one input and one output")
     was_training = model.training
     model.eval()
     try:
