@@ -160,7 +160,7 @@ def test_the_importer_still_writes_the_shipped_template(imported):
     name, _, result = imported
     template = {builder: key for key, (builder, *_) in IMPORTED.items()}.get(name)
     if template is None:
-        pytest.skip(f"{name}'s template is drawn by hand (resources/make_templates.py)")
+        pytest.skip(f"{name} has no template made by importing it (resources/make_templates.py)")
     shipped = load_project(templates()[template]).to_dict()
     assert shipped["name"] == IMPORTED[template][3]
     assert without_shapes(shipped) == without_shapes(result.project)
