@@ -20,8 +20,9 @@ from torch import nn
 from blocks import REGISTRY
 
 from .fragment import Fragment, Node, Port
+from .match import match_module
 from .primitives import pshape
-from .recognise import drop_identities, finish, fold, fuse, match_module, merge_repeats
+from .recognise import drop_identities, finish, fold, fuse, merge_repeats
 from .torch_trace import convert, describe
 
 DX, DY = 230.0, 130.0

@@ -8,7 +8,6 @@ whether a parameter value is expressible, so a new option is used as soon as it 
 """
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from torch import nn
 
 from blocks import REGISTRY
 
-from .fragment import Node, Port, refuse
+from .fragment import Node, refuse
 
 SUPPORTED = ("supported: Conv2d, BatchNorm1d/2d, Layer/Group/InstanceNorm, Linear, "
              "ReLU/ReLU6/LeakyReLU/GELU/SiLU/Sigmoid/Tanh/Hardswish/Hardsigmoid, Max/AvgPool2d, "
@@ -57,7 +56,7 @@ def _one_or_pair(v) -> Any:
     return v[0] if v[0] == v[1] else [v[0], v[1]]
 
 
-def _need(ok: bool, where: str, what: str) -> None:
+def need(ok: bool, where: str, what: str) -> None:
     if not ok:
         raise refuse(where, what, "the catalogue has no such option yet")
 
@@ -71,9 +70,9 @@ def conv2d(m: nn.Conv2d, where, ins, out) -> Node:
          "dilation": m.dilation[0], "groups": m.groups, "activation": "none",
          "batch_norm": False}
     if m.dilation[0] != m.dilation[1]:
-        _need(False, where, f"Conv2d dilation {tuple(m.dilation)}")
+        need(False, where, f"Conv2d dilation {tuple(m.dilation)}")
     ok, p["stride"] = fits("Conv2d", "stride", _one_or_pair(m.stride))
-    _need(ok, where, f"Conv2d stride {tuple(m.stride)}")
+    need(ok, where, f"Conv2d stride {tuple(m.stride)}")
     p["padding"] = conv_padding(m, where)
     w = {"conv.weight": m.weight}
     if m.bias is not None:
@@ -119,7 +118,7 @@ def activation(name: str, where: str, ins, out, slope: float | None = None) -> N
     if slope is not None and slope != 0.01:
         raise refuse(where, f"LeakyReLU with negative_slope {slope}", "only the default 0.01")
     ok, _ = fits("Activation", "function", name)
-    _need(ok, where, f"activation {name}")
+    need(ok, where, f"activation {name}")
     return Node("Activation", {"function": name}, ins, out, where=where)
 
 
@@ -135,15 +134,15 @@ def pool(kind: str, where, ins, out, kernel, stride, padding, dilation=1, ceil_m
         ceil_mode = False  # the same map either way; keeps the plain default
     stride = kernel if stride in (None, [], ()) else stride
     ok, p["stride"] = fits(type_id, "stride", _one_or_pair(stride))
-    _need(ok, where, f"{type_id} stride {stride}")
+    need(ok, where, f"{type_id} stride {stride}")
     ok, p["padding"] = fits(type_id, "padding", _one_or_pair(padding))
-    _need(ok, where, f"{type_id} padding {padding}")
+    need(ok, where, f"{type_id} padding {padding}")
     if ceil_mode:
         ok, p["ceil_mode"] = fits(type_id, "ceil_mode", True)
-        _need(ok, where, f"{type_id} ceil_mode=True")
+        need(ok, where, f"{type_id} ceil_mode=True")
     if kind == "avg" and not count_include_pad:
         ok, p["count_include_pad"] = fits(type_id, "count_include_pad", False)
-        _need(ok, where, "AvgPool2d count_include_pad=False")
+        need(ok, where, "AvgPool2d count_include_pad=False")
     return Node(type_id, p, ins, out, where=where)
 
 
@@ -182,7 +181,7 @@ def dropout(p: float, where, ins, out) -> Node | Any:
     if p == 0:
         return ins[0]
     ok, v = fits("Dropout", "rate", float(p))
-    _need(ok, where, f"Dropout rate {p}")
+    need(ok, where, f"Dropout rate {p}")
     return Node("Dropout", {"rate": v}, ins, out, where=where)
 
 
@@ -200,7 +199,7 @@ def _by_order(type_id: str, params: dict, m: nn.Module, where: str, ins, out) ->
     """A layer whose weights the catalogue module holds in the same order as torch's."""
     from .recognise import try_block
     ok = all(fits(type_id, k, v)[0] for k, v in params.items())
-    _need(ok, where, f"{type_id} with {params}")
+    need(ok, where, f"{type_id} with {params}")
     src = list(m.state_dict(keep_vars=True).values())
     w = try_block(type_id, params, [pshape(i.value) for i in ins], src)
     if w is None:
@@ -213,7 +212,7 @@ def zero_pad(m, where, ins, out) -> Node:
     left, right, top, bottom = m.padding
     pad = left if left == right == top == bottom else [left, right, top, bottom]
     ok, v = fits("ZeroPad2d", "padding", pad)
-    _need(ok, where, f"ZeroPad2d padding {m.padding}")
+    need(ok, where, f"ZeroPad2d padding {m.padding}")
     return Node("ZeroPad2d", {"padding": v}, ins, out, where=where)
 
 
@@ -226,22 +225,12 @@ def upsample(where, ins, out, size, scale, mode, align_corners) -> Node:
     else:
         scale = tuple(scale) if isinstance(scale, (tuple, list)) else (scale, scale)
         if scale[0] != scale[1]:
-            _need(False, where, f"Upsample scale {scale}")
+            need(False, where, f"Upsample scale {scale}")
         p["scale_factor"] = float(scale[0])
     for k, v in p.items():
         ok, p[k] = fits("Upsample", k, v)
-        _need(ok, where, f"Upsample {k}={v!r}")
+        need(ok, where, f"Upsample {k}={v!r}")
     return Node("Upsample", p, ins, out, where=where)
-
-
-def _interpolate(where, args, kwargs, out):
-    names = ["size", "scale_factor", "mode", "align_corners"]
-    defaults = {"mode": "nearest"}
-    v = {n: _arg(args, kwargs, i + 1, n, defaults.get(n)) for i, n in enumerate(names)}
-    if kwargs.get("antialias") or kwargs.get("recompute_scale_factor"):
-        raise refuse(where, "interpolate with antialias or recomputed scale factors")
-    return upsample(where, [args[0]], out, v["size"], v["scale_factor"], v["mode"],
-                    v["align_corners"])
 
 
 def layer_norm(m: nn.LayerNorm, where, ins, out) -> Node:
@@ -297,129 +286,6 @@ MODULES: dict[type, Callable] = {
 }
 for _cls, _name in ACTIVATION_MODULES.items():
     MODULES.setdefault(_cls, lambda m, w, i, o, _n=_name: activation(_n, w, i, o))
-
-
-# --- functions and methods -------------------------------------------------------------------
-
-def _arg(args, kwargs, i, name, default=None):
-    return args[i] if len(args) > i else kwargs.get(name, default)
-
-
-def _tensors(*vals) -> bool:
-    return all(isinstance(v, (Node, Port)) for v in vals)
-
-
-def add(where, args, kwargs, out):
-    a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
-    if not _tensors(a, b) or kwargs.get("alpha", 1) != 1 or a.value.shape != b.value.shape:
-        raise refuse(where, "addition of a constant or of tensors of different shapes",
-                     "element-wise + of two tensors of the same shape")
-    return Node("Add", {}, [a, b], out, where=where)
-
-
-def mul(where, args, kwargs, out):
-    a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
-    if not _tensors(a, b):
-        raise refuse(where, "multiplication by a constant",
-                     "element-wise × of two tensors (a channel gate)")
-    _need("Multiply" in REGISTRY, where, "element-wise multiplication")
-    return Node("Multiply", {}, [a, b], out, where=where)
-
-
-def cat(where, args, kwargs, out):
-    xs = _arg(args, kwargs, 0, "tensors")
-    dim = _arg(args, kwargs, 1, "dim", 0)
-    if not isinstance(xs, (list, tuple)) or not _tensors(*xs):
-        raise refuse(where, "torch.cat of something that is not a list of tensors")
-    rank = out.dim()
-    if dim % rank != 1 or any(isinstance(x, Node) and x.squeezed for x in xs):
-        raise refuse(where, f"torch.cat on dim {dim}", "concatenation on the channel axis (dim 1)")
-    return Node("Concat", {}, list(xs), out, where=where)
-
-
-def mean(where, args, kwargs, out):
-    dims = _arg(args, kwargs, 1, "dim")
-    keep = _arg(args, kwargs, 2, "keepdim", False)
-    x = args[0]
-    if x.value.dim() == 4 and dims is not None and \
-            sorted(d % 4 for d in (dims if isinstance(dims, (list, tuple)) else [dims])) == [2, 3]:
-        return Node("GlobalAvgPool", {}, [x], out, squeezed=bool(keep), where=where)
-    raise refuse(where, f"mean over {dims}", "the mean over H and W (global average pool)")
-
-
-def _pool_fn(kind):
-    def make(where, args, kwargs, out):
-        names = (["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"]
-                 if kind == "max" else
-                 ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                  "divisor_override"])
-        defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
-                    "return_indices": False, "count_include_pad": True,
-                    "divisor_override": None}
-        v = {n: _arg(args, kwargs, i + 1, n, defaults.get(n)) for i, n in enumerate(names)}
-        if v.get("return_indices"):
-            raise refuse(where, "max pooling that returns indices")
-        extra = ({"dilation": v["dilation"]} if kind == "max" else
-                 {"count_include_pad": v["count_include_pad"],
-                  "divisor_override": v["divisor_override"]})
-        return pool(kind, where, [args[0]], out, v["kernel_size"], v["stride"], v["padding"],
-                    ceil_mode=v["ceil_mode"], **extra)
-    return make
-
-
-def _activation_fn(name):
-    def make(where, args, kwargs, out):
-        slope = _arg(args, kwargs, 1, "negative_slope", 0.01) if name == "leaky_relu" else None
-        if name == "gelu" and kwargs.get("approximate", "none") != "none":
-            return activation("gelu_tanh", where, [args[0]], out)
-        return activation(name, where, [args[0]], out, slope)
-    return make
-
-
-def _reshape(where, args, kwargs, out):
-    return flatten(where, [args[0]], out)
-
-
-def _flatten_fn(where, args, kwargs, out):
-    start = _arg(args, kwargs, 1, "start_dim", 0)
-    end = _arg(args, kwargs, 2, "end_dim", -1)
-    if start != 1 or end != -1:
-        raise refuse(where, f"flatten from dim {start} to {end}", "torch.flatten(x, 1)")
-    return flatten(where, [args[0]], out)
-
-
-def _adaptive_fn(kind):
-    return lambda where, args, kwargs, out: adaptive(
-        kind, where, [args[0]], out, _arg(args, kwargs, 1, "output_size"))
-
-
-def _dropout_fn(where, args, kwargs, out):
-    return dropout(_arg(args, kwargs, 1, "p", 0.5), where, [args[0]], out)
-
-
-FUNCTIONS: dict[Any, Callable] = {
-    operator.add: add, operator.iadd: add, torch.add: add,
-    operator.mul: mul, operator.imul: mul, torch.mul: mul,
-    torch.cat: cat, torch.concat: cat, torch.concatenate: cat,
-    torch.flatten: _flatten_fn, torch.mean: mean,
-    F.adaptive_avg_pool2d: _adaptive_fn("avg"), F.adaptive_max_pool2d: _adaptive_fn("max"),
-    F.avg_pool2d: _pool_fn("avg"), F.max_pool2d: _pool_fn("max"),
-    F.dropout: _dropout_fn,
-    F.interpolate: _interpolate,
-}
-for _fn, _name in ACTIVATION_FUNCTIONS.items():
-    FUNCTIONS[_fn] = _activation_fn(_name)
-
-METHODS: dict[str, Callable] = {
-    "add": add, "add_": add, "mul": mul, "mul_": mul, "flatten": _flatten_fn, "view": _reshape, "reshape": _reshape,
-    "mean": mean, "contiguous": lambda where, args, kwargs, out: args[0],
-}
-for _m, _name in ACTIVATION_METHODS.items():
-    METHODS[_m] = _activation_fn(_name)
-
-# Python-valued steps (sizes, shapes) that only feed reshapes: evaluated, not drawn.
-VALUE_FUNCTIONS = {getattr, operator.getitem, len, operator.floordiv, operator.mul}
-VALUE_METHODS = {"size", "dim"}
 
 
 def is_nn_builtin(m: nn.Module) -> bool:

@@ -21,16 +21,13 @@ from torch import fx, nn
 
 from . import ImportRefused
 from .fragment import Fragment, Node, Port, refuse
+from .functions import FUNCTIONS, METHODS, VALUE_FUNCTIONS, VALUE_METHODS
 from .primitives import (
     ACTIVATION_FUNCTIONS,
     ACTIVATION_METHODS,
     ACTIVATION_MODULES,
-    FUNCTIONS,
-    METHODS,
     MODULES,
     SUPPORTED,
-    VALUE_FUNCTIONS,
-    VALUE_METHODS,
     function_name,
     is_nn_builtin,
 )
