@@ -19,6 +19,8 @@ ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", 
 # Parameter kinds understood by the loader and the inspector.
 INT, FLOAT, BOOL, CHOICE, KERNEL, PAIR, PADDING, SHAPE = (
     "int", "float", "bool", "choice", "kernel", "pair", "padding", "shape")
+PADS, LEVELS = "pads", "levels"  # ZeroPad2d's sides; a pyramid's levels
+MAX_LEVELS = 8
 MAX_SIZE = 65536  # the largest channel count, height or width a shape parameter takes
 
 
@@ -28,8 +30,10 @@ class Param:
 
     kind: int | float | bool | choice | kernel (int or [kh, kw]) | pair (a stride or a
     dilation: int or [h, w]) | padding ("same", "valid", int >= 0 or [ph, pw]) | shape
-    (list of 1 or 3 positive ints). `default=None` on a param named `stride` of a pool
-    means "same as pool_size".
+    (list of 1 or 3 positive ints) | pads (int >= 0 or [left, right, top, bottom]) | levels
+    (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]). `default=None` on a param named `stride`
+    of a pool means "same as pool_size"; on another param, "not set" (its doc says what is
+    used instead).
     """
     name: str
     kind: str
@@ -103,6 +107,22 @@ class Param:
                 return None, (f"{self.name}: each size must be at most {MAX_SIZE}, "
                               f"not {_show(value)}")
             return list(value), None
+        if k == PADS:
+            hi = int(self.max if self.max is not None else 64)
+            if _whole(value) and 0 <= value <= hi:
+                return value, None
+            if (isinstance(value, (list, tuple)) and len(value) == 4
+                    and all(_whole(v) and 0 <= v <= hi for v in value)):
+                return list(value), None
+            return None, (f"{self.name} must be a whole number 0..{hi} or [left, right, top, "
+                          f"bottom], not {_show(value)}")
+        if k == LEVELS:
+            hi = int(self.max if self.max is not None else 16)
+            if (isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_LEVELS
+                    and all(_whole(v) and 1 <= v <= hi for v in value)):
+                return list(value), None
+            return None, (f"{self.name} must be a list of 1 to {MAX_LEVELS} whole numbers "
+                          f"1..{hi} (e.g. [1, 2, 4]), not {_show(value)}")
         raise ValueError(f"unknown param kind {k!r}")
 
 
@@ -200,6 +220,10 @@ def shared_kind(a: str, b: str) -> str | None:
     if a == b:
         return a
     return INT if {a, b} == {INT, PAIR} else None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_or_pair(value: Any) -> tuple[int, int] | None:

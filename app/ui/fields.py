@@ -20,7 +20,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph.composite import MAX_REPEAT
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, PAIR, Param
+from blocks.spec import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    KERNEL,
+    LEVELS,
+    PADDING,
+    PADS,
+    PAIR,
+    SHAPE,
+    Param,
+)
 
 
 class _WheelGuard(QObject):
@@ -103,9 +115,13 @@ def parse_text(kind: str, text: str) -> Any:
         return nums
     if not nums:
         return Unreadable(t, "nothing was typed")
-    if kind in (KERNEL, PAIR):
+    if kind in (KERNEL, PADS, PAIR):
         return nums[0] if len(nums) == 1 else nums
-    return nums  # SHAPE
+    return nums  # SHAPE, LEVELS
+
+
+_PLACEHOLDERS = {KERNEL: "3 or 3, 5", SHAPE: "C, H, W", PADS: "1 or left, right, top, bottom",
+                 LEVELS: "1, 2, 4"}
 
 
 def show_value(kind: str, value: Any) -> str:
@@ -247,10 +263,13 @@ class ParamEditor(_Field):
             w.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             w.activated.connect(lambda i: self._emit(parse_text(k, w.itemText(i))))
             w.lineEdit().editingFinished.connect(lambda: self._emit(parse_text(k, w.currentText())))
-        else:  # KERNEL, PAIR, SHAPE
+        else:  # KERNEL, PAIR, SHAPE, PADS, LEVELS: numbers typed in a line
             w = QLineEdit(self)
-            w.setPlaceholderText({KERNEL: "3 or 3, 5", PAIR: ("auto, 2 or 2, 1" if self.nullable
-                                                              else "2 or 2, 1")}.get(k, "C, H, W"))
+            if k == PAIR:
+                w.setPlaceholderText("auto, 2 or 2, 1" if self.nullable else "2 or 2, 1")
+            else:
+                w.setPlaceholderText(_PLACEHOLDERS.get(k, "C, H, W") if not self.nullable
+                                     else "empty: not set")
             w.editingFinished.connect(lambda: self._emit(self._read_line(w.text())))
         if isinstance(w, QComboBox):
             guard_wheel(w)
