@@ -213,6 +213,10 @@ def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, An
     return out, problems
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def shared_kind(a: str, b: str) -> str | None:
     """The kind one value must have to set a parameter of kind a and one of kind b (a
     composite's exposed name bound to both), or None if no value fits both. An int fits an
@@ -220,10 +224,6 @@ def shared_kind(a: str, b: str) -> str | None:
     if a == b:
         return a
     return INT if {a, b} == {INT, PAIR} else None
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_or_pair(value: Any) -> tuple[int, int] | None:

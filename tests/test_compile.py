@@ -44,7 +44,24 @@ SPATIAL = {
                                 "gate": r.choice(["sigmoid", "hardsigmoid"])},
     "DenseBlock": lambda r: {"growth_rate": 4, "layers": 2},
 }
-HEADS = [("GlobalAvgPool", {}), ("GlobalMaxPool", {}), ("Flatten", {})]
+SPATIAL.update({  # the families of blocks/catalogue_families.py
+    "Fire": lambda r: {"s1x1": 2, "e1x1": r.choice([2, 4]), "e3x3": 4},
+    "DenseTransition": lambda r: {"compression": r.choice([0.5, 1.0])},
+    "InvertedResidual": lambda r: {"filters": r.choice([4, 8]), "stride": r.choice([1, 2]),
+                                   "expand_ratio": r.choice([1.0, 2.0]),
+                                   "kernel_size": r.choice([3, 5]),
+                                   "se_ratio": r.choice([0.0, 0.25]),
+                                   "activation": r.choice(["relu6", "silu"])},
+    "ZeroPad2d": lambda r: {"padding": r.choice([1, [0, 1, 2, 0]])},
+    "Upsample": lambda r: {"scale_factor": r.choice([2.0, 0.5, 1.5]),
+                           "mode": r.choice(["nearest", "bilinear"])},
+    "LayerNorm": lambda r: {"affine": r.random() < 0.5},
+    "GroupNorm": lambda r: {"groups": r.choice([1, 2])},
+    "InstanceNorm": lambda r: {"affine": r.random() < 0.5},
+    "Identity": lambda r: {},
+})
+HEADS = [("GlobalAvgPool", {}), ("GlobalMaxPool", {}), ("Flatten", {}),
+         ("SpatialPyramidPooling", {"levels": [1, 2]})]
 
 
 def random_graph(seed: int, size: int = 8) -> NetGraph:
