@@ -160,6 +160,15 @@ def dense_block(fields, ctx):
     return join(feats, None, ctx.warn, "block's branches")
 
 
+def fire(fields, ctx):
+    """Squeeze 1×1, then expand 1×1 ‖ expand 3×3 (padding 1), concatenated."""
+    return branches(fields[0].chain(1), ctx, (1,), ((3, 1, 1),))
+
+
+def dense_transition(fields, ctx):
+    return fields[0].chain(1, (2, 2, 0))
+
+
 RULES: dict[str, Rule] = {
     "Input": network_input,
     "Conv2d": conv2d,
@@ -190,4 +199,6 @@ RULES: dict[str, Rule] = {
     "ReductionB": reduction_b,
     "SqueezeExcite": squeeze_excite,
     "DenseBlock": dense_block,
+    "Fire": fire,
+    "DenseTransition": dense_transition,
 }
