@@ -17,6 +17,7 @@ from typing import Any
 
 from blocks.spec import MAX_SIZE
 
+from ..textsafe import term_safe
 from . import ImportRefused
 
 MIN_OPSET = 13
@@ -56,14 +57,14 @@ def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None) -> 
         raise ImportRefused(f"{p.name} has {len(proto.graph.node):,} nodes; NetCanvas imports "
                             f"at most {MAX_NODES:,}")
     opset = _check_opset(proto, p.name)
+    for t in _all_tensors(proto):  # before anything allocates by a declared shape
+        check_tensor_size(t, f"tensor {t.name!r}")
     _read_external_data(proto, p)
     try:
         onnx.checker.check_model(proto)
     except Exception as exc:  # noqa: BLE001 - ValidationError, or a C++ error for a bad field
         raise ImportRefused(f"{p.name} is not a valid ONNX model: {_first_line(exc)}") from None
     inits = {t.name: t for t in proto.graph.initializer}
-    for t in inits.values():
-        check_tensor_size(t, f"initializer {t.name!r}")
     name, shape, batch_fixed = _the_input(proto, inits, input_shape)
     outputs = [o.name for o in proto.graph.output]
     if len(outputs) != 1:
@@ -178,6 +179,7 @@ def _all_tensors(proto):
 def check_tensor_size(t, what: str, stored: int | None = None) -> None:
     """Refuse a tensor whose declared shape is huge or does not match its stored bytes."""
     import onnx
+    what = term_safe(what[:120])
     dims = list(t.dims)
     if any(d < 0 for d in dims):
         raise ImportRefused(f"{what} declares a negative dimension {dims}")

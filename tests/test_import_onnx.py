@@ -1,0 +1,308 @@
+"""ONNX import (issue 11): real torchvision models exported by torch.onnx, imported, and
+checked against code nobody here wrote — torchvision's own model (parameters, outputs),
+FlopCounterMode (MACs) and onnxruntime on the original file; then exported again and run
+in onnxruntime. Hostile files each get one clear ImportRefused line."""
+import os
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from helpers import import_torchvision
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper
+from torch.utils.flop_counter import FlopCounterMode
+
+from app.compile import compile_graph
+from app.importers import ImportRefused, import_source
+from app.importers.onnx_import import import_onnx
+from app.project import project_from_dict
+
+SIZE = 64  # small inputs keep the output comparisons quick
+
+
+def _randomise(model):
+    """Non-trivial BatchNorm statistics and a louder classifier, so outputs are O(1) and a
+    wrong mapping cannot hide in near-zero numbers."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            if isinstance(m, torch.nn.Linear):
+                m.weight.mul_(20)
+                m.bias.copy_(torch.randn(m.out_features, generator=g))
+    return model.eval()
+
+
+def _export(model, path, dynamo: bool):
+    x = torch.randn(1, 3, SIZE, SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:  # the current exporter: folds each BatchNorm into its conv
+            torch.onnx.export(model, (x,), str(path), dynamo=True, verbose=False,
+                              input_names=["input"], output_names=["logits"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},))
+        else:  # TorchScript exporter without constant folding: BatchNorm stays
+            torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=17,
+                              do_constant_folding=False, input_names=["input"],
+                              output_names=["logits"],
+                              dynamic_axes={"input": {0: "b"}, "logits": {0: "b"}})
+    return path
+
+
+def _ort(path_or_bytes, x):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    s = ort.InferenceSession(path_or_bytes, options, providers=["CPUExecutionProvider"])
+    return s.run(None, {s.get_inputs()[0].name: x.numpy()})[0]
+
+
+def _close(want, got):
+    return np.abs(want - got).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    tv = import_torchvision()
+    folder = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for name in ("resnet18", "mobilenet_v2"):
+        torch.manual_seed(0)
+        model = _randomise(getattr(tv.models, name)())
+        out[name] = (model, _export(model, folder / f"{name}.onnx", dynamo=False))
+    out["resnet18-dynamo"] = (out["resnet18"][0],
+                              _export(out["resnet18"][0], folder / "r18-dynamo.onnx", True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def imported(models):
+    return {k: import_source(str(path)) for k, (_, path) in models.items()}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_numbers_equal_torchvision(models, imported, name):
+    model, _ = models[name]
+    graph = project_from_dict(imported[name].project)
+    totals = graph.totals()
+    assert totals["total_params"] == sum(p.numel() for p in model.parameters())
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        y = model(torch.randn(1, 3, SIZE, SIZE))
+    assert totals["total_macs"] == counter.get_total_flops() // 2
+    assert list(totals["output_shape"]) == list(y.shape[1:])
+    # conv→bn→relu came in as one Conv2d each; only a ReLU after an Add stands alone
+    types = [n["type"] for n in imported[name].project["nodes"]]
+    assert "BatchNorm" not in types and types.count("Activation") <= types.count("Add")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "resnet18-dynamo"])
+def test_imported_weights_compute_the_original(models, imported, name):
+    model, path = models[name]
+    result = imported[name]
+    compiled = compile_graph(project_from_dict(result.project))
+    compiled.load_state_dict(result.weights, strict=True)
+    compiled.eval()
+    x = torch.randn(3, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        got = compiled(x).numpy()
+        reference = model(x).numpy()
+    assert np.abs(reference).max() > 1.0  # a real signal, not near-zero outputs
+    assert _close(_ort(str(path), x), got)
+    assert _close(reference, got)
+    assert "matches onnxruntime" in result.notes[0]
+
+
+def test_dynamo_export_folds_batchnorm_and_says_what_was_added(imported):
+    result = imported["resnet18-dynamo"]
+    assert "BatchNorm" not in {n["type"] for n in result.project["nodes"]}
+    convs = [n for n in result.project["nodes"] if n["type"] == "Conv2d"]
+    assert convs and all(not n["params"]["batch_norm"] for n in convs)
+
+
+def test_reexport_to_onnx_matches_the_original(models, imported, tmp_path):
+    from app.export.onnx_export import export_onnx
+    _, path = models["resnet18"]
+    result = imported["resnet18"]
+    graph = project_from_dict(result.project)
+    compiled = compile_graph(graph)
+    compiled.load_state_dict(result.weights, strict=True)
+    report = export_onnx(graph, tmp_path / "again.onnx", model=compiled)
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(9))
+    assert _close(_ort(str(path), x), _ort(str(report.path), x))
+
+
+# ---- small hand-built models ------------------------------------------------------------------
+
+def _tiny(opset=17, extra_nodes=(), outputs=("y",), input_dims=("N", 3, 8, 8), ops=None,
+          inits=None, out_rank=2):
+    """x → Conv(4, 3×3, pad 1) → Relu → GlobalAveragePool → Flatten → Gemm(2)."""
+    rng = np.random.default_rng(0)
+    inits = inits if inits is not None else [
+        onnx.numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w"),
+        onnx.numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b"),
+        onnx.numpy_helper.from_array(rng.standard_normal((2, 4)).astype(np.float32), "fw"),
+        onnx.numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), "fb")]
+    nodes = ops if ops is not None else [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1],
+                         kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        [*nodes, *extra_nodes], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_dims))],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None] * (out_rank if o == "y" else 4))
+         for o in outputs], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _save(model, path):
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_tiny_model_imports_and_matches(tmp_path):
+    path = _save(_tiny(), tmp_path / "tiny.onnx")
+    result = import_onnx(path)
+    types = [n["type"] for n in result.project["nodes"]]
+    assert types == ["Input", "Conv2d", "GlobalAvgPool", "Linear"]
+    assert result.project["nodes"][1]["params"]["activation"] == "relu"
+    xs = [n["pos"][0] for n in result.project["nodes"]]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)  # laid out left to right
+    compiled = compile_graph(project_from_dict(result.project))
+    compiled.load_state_dict(result.weights)
+    x = torch.randn(2, 3, 8, 8)
+    assert _close(_ort(path, x), compiled.eval()(x).detach().numpy())
+
+
+def test_dynamic_image_size_needs_input_shape(tmp_path):
+    path = _save(_tiny(input_dims=("N", 3, "H", "W")), tmp_path / "dyn.onnx")
+    with pytest.raises(ImportRefused, match=r"dynamic sizes; give them with --input-shape"):
+        import_onnx(path)
+    result = import_source(path, input_shape=[3, 16, 12])
+    assert result.project["nodes"][0]["params"]["shape"] == [3, 16, 12]
+
+
+def _refusal(path, **kw) -> str:
+    with pytest.raises(ImportRefused) as info:
+        import_source(str(path), **kw)
+    text = str(info.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_truncated_and_non_onnx_files(tmp_path, models):
+    data = models["resnet18"][1].read_bytes()
+    (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 3])
+    assert "is not an ONNX model" in _refusal(tmp_path / "cut.onnx")
+    (tmp_path / "text.onnx").write_text("this is a text file, not a network\n")
+    assert "is not an ONNX model" in _refusal(tmp_path / "text.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    assert "is not an ONNX model" in _refusal(tmp_path / "empty.onnx")
+    assert "no such file" in _refusal(tmp_path / "missing.onnx")
+
+
+def test_old_opset_is_named(tmp_path):
+    text = _refusal(_save(_tiny(opset=9), tmp_path / "old.onnx"))
+    assert "opset 9" in text and "13" in text
+
+
+def test_unsupported_op_names_the_node_and_what_is_supported(tmp_path):
+    ops = [helper.make_node("Sin", ["x"], ["y"], name="weird")]
+    text = _refusal(_save(_tiny(ops=ops, inits=[], out_rank=4), tmp_path / "sin.onnx"))
+    assert "ONNX node 0 'weird' (Sin)" in text and "supported:" in text and "Conv" in text
+
+
+def test_two_outputs_refused(tmp_path):
+    path = _save(_tiny(outputs=("y", "r")), tmp_path / "two.onnx")
+    assert "2 outputs" in _refusal(path)
+
+
+def test_weight_computed_from_the_input_refused(tmp_path):
+    ops = [helper.make_node("Conv", ["x", "x"], ["y"], name="selfconv")]
+    text = _refusal(_save(_tiny(ops=ops, inits=[], input_dims=(1, 3, 3, 3), out_rank=4),
+                          tmp_path / "w.onnx"))
+    assert "'selfconv' (Conv)" in text and "not a constant" in text
+
+
+def test_unsupported_attribute_refused(tmp_path):
+    ops = [helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[2, 2],
+                            dilations=[2, 2])]
+    text = _refusal(_save(_tiny(ops=ops, inits=[], out_rank=4), tmp_path / "mp.onnx"))
+    assert "'mp' (MaxPool)" in text and "dilated" in text
+
+
+def _external(tmp_path, location):
+    model = _tiny()
+    w = model.graph.initializer[0]
+    w.data_location = TensorProto.EXTERNAL
+    raw = w.raw_data or np.asarray(w.float_data, np.float32).tobytes()
+    w.ClearField("raw_data")
+    w.ClearField("float_data")
+    for k, v in (("location", location), ("offset", "0"), ("length", str(len(raw)))):
+        entry = w.external_data.add()
+        entry.key, entry.value = k, v
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    path = folder / "ext.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path, raw
+
+
+def test_external_data_inside_the_folder_is_read(tmp_path):
+    path, raw = _external(tmp_path, "weights.bin")
+    (path.parent / "weights.bin").write_bytes(raw)
+    result = import_onnx(path)
+    conv_weight = next(v for k, v in result.weights.items() if v.ndim == 4)
+    assert conv_weight.numpy().tobytes() == raw
+
+
+def test_external_data_outside_the_folder_refused(tmp_path):
+    _, raw = _external(tmp_path, "x")
+    (tmp_path / "secret.bin").write_bytes(raw)
+    for location in ("../secret.bin", str(tmp_path / "secret.bin")):
+        path, _ = _external(tmp_path, location)
+        assert "outside the model's folder" in _refusal(path) or \
+            "not a file inside the model's folder" in _refusal(path)
+    path, _ = _external(tmp_path, "link.bin")  # a link inside that leads out
+    os.symlink(tmp_path / "secret.bin", path.parent / "link.bin")
+    assert "leads outside the model's folder" in _refusal(path)
+
+
+def test_huge_declared_dims_refused(tmp_path):
+    path = _save(_tiny(input_dims=("N", 3, 10 ** 9, 10 ** 9)), tmp_path / "huge.onnx")
+    assert "declares a dimension of 1,000,000,000" in _refusal(path)
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, raw_data=b"\0" * 16)
+    huge.dims.extend([10 ** 6, 10 ** 6, 3, 3])
+    model = _tiny()
+    model.graph.initializer[0].CopyFrom(huge)
+    assert "declares 9,000,000,000,000 elements" in _refusal(_save(model, tmp_path / "h2.onnx"))
+
+
+@pytest.fixture(scope="module")
+def tiny_bytes():
+    return _tiny().SerializeToString()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), min_size=1,
+                      max_size=6))
+def test_byte_flips_never_raise_anything_but_refusal(tmp_path_factory, tiny_bytes, flips):
+    data = bytearray(tiny_bytes)
+    for pos, xor in flips:
+        data[pos % len(data)] ^= xor
+    path = tmp_path_factory.mktemp("fuzz") / "f.onnx"
+    path.write_bytes(bytes(data))
+    try:
+        import_onnx(path)
+    except ImportRefused as exc:
+        assert "\n" not in str(exc)
