@@ -27,3 +27,12 @@ def check_transition(in_shapes, p):
         return (f"DenseTransition: compression {p['compression']} of {x[0]} channels leaves "
                 f"no channel — use a compression of at least {1 / x[0]:.3g}")
     return None
+
+
+def check_inverted_residual(in_shapes, p):
+    if err := need_image("InvertedResidual", in_shapes[0]):
+        return err
+    if p["kernel_size"] % 2 == 0:
+        return (f"InvertedResidual: kernel_size {p['kernel_size']} is even — the depthwise "
+                f"conv pads (k−1)/2 on each side, so use an odd size (3, 5, 7)")
+    return None

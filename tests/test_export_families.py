@@ -16,6 +16,9 @@ LAYERS = [
     ("Fire", {"s1x1": 4, "e1x1": 8, "e3x3": 8}),
     ("DenseBlock", {"layers": 2, "growth_rate": 4, "bn_size": 2, "drop_rate": 0.1}),
     ("DenseTransition", {}),
+    ("InvertedResidual", {"filters": 12, "stride": 2}),
+    ("InvertedResidual", {"filters": 12, "kernel_size": 5, "se_ratio": 0.25,
+                          "activation": "silu"}),
     "GlobalAvgPool",
     ("Linear", {"units": 5}),
 ]

@@ -100,3 +100,38 @@ def test_dense_block_drop_rate_drops_in_training_only():
     assert (block(x)[:, 4:] == 0).float().mean() < 0.3
     assert block.state_dict().keys() == spec.build([(4, 6, 6)], {**params, "drop_rate": 0.0}
                                                    ).state_dict().keys()
+
+
+@pytest.mark.parametrize("inp, oup, stride, t, in_hw", [
+    (32, 16, 1, 1, 14),  # MobileNetV2's first block: no expansion
+    (16, 24, 2, 6, 15),
+    (24, 24, 1, 6, 14),  # the input is added
+    (64, 96, 1, 6, 7),
+    (5, 5, 1, 2.5, 6),  # round(12.5) = 12, as torchvision rounds
+])
+def test_inverted_residual_is_mobilenet_v2s(inp, oup, stride, t, in_hw):
+    ref = tv.models.mobilenetv2.InvertedResidual(inp, oup, stride, t)
+    params = {"filters": oup, "stride": stride, "expand_ratio": float(t)}
+    assert_same_function("InvertedResidual", params, (inp, in_hw, in_hw), ref)
+
+
+@pytest.mark.parametrize("t, k, stride, inp, oup, in_hw", [
+    (1, 3, 1, 32, 16, 14),  # EfficientNet-B0's stages
+    (6, 3, 2, 16, 24, 15),
+    (6, 5, 2, 24, 40, 14),
+    (6, 5, 1, 40, 40, 7),  # the input is added
+    (6, 3, 1, 192, 320, 4),
+])
+def test_inverted_residual_with_options_is_efficientnets_mbconv(t, k, stride, inp, oup, in_hw):
+    from torchvision.models.efficientnet import MBConv, MBConvConfig
+    ref = MBConv(MBConvConfig(t, k, stride, inp, oup, 1), 0.0, torch.nn.BatchNorm2d)
+    params = {"filters": oup, "stride": stride, "expand_ratio": float(t), "kernel_size": k,
+              "se_ratio": 0.25, "activation": "silu"}
+    assert_same_function("InvertedResidual", params, (inp, in_hw, in_hw), ref)
+
+
+def test_inverted_residual_refuses_an_even_kernel_at_the_node():
+    from app.graph.analysis import node_stats
+    p, _ = REGISTRY["InvertedResidual"].resolve({"kernel_size": 4})
+    err = node_stats("InvertedResidual", p, [(16, 8, 8)]).error
+    assert err.startswith("InvertedResidual: kernel_size 4 is even")
