@@ -99,8 +99,26 @@ def test_numbers_equal_torchvision(models, imported, name):
     assert totals["total_macs"] == counter.get_total_flops() // 2
     assert list(totals["output_shape"]) == list(y.shape[1:])
     # conv→bn→relu came in as one Conv2d each; only a ReLU after an Add stands alone
-    types = [n["type"] for n in imported[name].project["nodes"]]
+    project = imported[name].project
+    types = [n["type"] for d in [project, *project["definitions"]] for n in d["nodes"]]
     assert "BatchNorm" not in types and types.count("Activation") <= types.count("Add")
+
+
+def test_module_scopes_become_composites_and_repeats(imported):
+    """ResNet-18 opens as a stem, four stages and a head, not 40 loose nodes: the stages
+    are composite blocks, layer1's two identical BasicBlocks one node ×2."""
+    for name in ("resnet18", "resnet18-dynamo"):
+        top = imported[name].project["nodes"]
+        labels = [n.get("label") for n in top]
+        assert labels == ["input", labels[1], "maxpool", "layer1", "layer2", "layer3",
+                          "layer4", "avgpool", "fc"]
+        assert top[3]["repeat"] == 2
+        defs = {d["name"]: d for d in imported[name].project["definitions"]}
+        assert top[3]["type"] in defs and top[4]["type"] in defs
+        block = defs[top[3]["type"]]
+        assert sorted(n["type"] for n in block["nodes"]) == [
+            "Activation", "Add", "Conv2d", "Conv2d", "Input"]
+    assert "BasicBlock" in imported["resnet18-dynamo"].project["nodes"][3]["type"]
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "resnet18-dynamo"])

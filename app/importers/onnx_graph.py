@@ -27,9 +27,11 @@ class Pending:
     label: str
     inputs: list[str]  # pending ids, in port order
     where: str  # the ONNX node it came from, for messages
-    scope: str = ""  # the module path the ONNX node names (torch exports), for grouping
+    scope: tuple = ((), ())  # torch module paths and classes it came from (scope_of)
     tensors: dict[str, Any] = field(default_factory=dict)  # "conv.weight" → numpy array
     expect: tuple | None = None  # the per-sample shape ONNX infers for its output
+    shape: tuple = ()  # its per-sample output shape as NetCanvas computes it
+    pos: tuple = (0.0, 0.0)
 
 
 @dataclass
@@ -71,8 +73,9 @@ class Converter:
                 if name:
                     self.readers.setdefault(name, []).append(i)
         self.readers.setdefault(loaded.output_name, []).append(-1)  # the graph output reads it
-        first = self.add("Input", {"shape": list(loaded.input_shape)}, [], "input", "")
+        first = self.add("Input", {"shape": list(loaded.input_shape)}, [], "input", "the input")
         self.values[loaded.input_name] = Value(first, loaded.input_shape)
+        self.nodes[first].shape = tuple(loaded.input_shape)
         self.head[first] = loaded.input_name
         self._initializers = loaded.initializers
 
@@ -83,7 +86,8 @@ class Converter:
             self.i, self.node = i, node
             handler = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             if handler is None:
-                what = f"{node.domain}::{node.op_type}" if node.domain else node.op_type
+                what = f"{text(node.domain)}::{text(node.op_type)}" if node.domain \
+                    else text(node.op_type)
                 raise ImportRefused(f"{self.where()}: the operator {term_safe(what)} has no "
                                     f"NetCanvas equivalent; supported: {supported_text()}")
             handler(self, node)
@@ -97,8 +101,8 @@ class Converter:
     def where(self, i: int | None = None) -> str:
         i = self.i if i is None else i
         node = self.m.proto.graph.node[i]
-        name = f" {term_safe(node.name[:80])!r}" if node.name else ""
-        return f"ONNX node {i}{name} ({term_safe(node.op_type[:40])})"
+        name = f" {term_safe(text(node.name)[:80])!r}" if node.name else ""
+        return f"ONNX node {i}{name} ({term_safe(text(node.op_type)[:40])})"
 
     def refuse(self, reason: str) -> ImportRefused:
         return ImportRefused(f"{self.where()}: {reason}")
@@ -170,7 +174,7 @@ class Converter:
 
     # ---- nodes ----------------------------------------------------------------------------
     def add(self, type_id: str, params: dict, inputs: list[str], label: str, where: str,
-            scope: str = "", tensors: dict | None = None) -> str:
+            scope: tuple = ((), ()), tensors: dict | None = None) -> str:
         nid = f"n{self._next}"
         self._next += 1
         self.nodes[nid] = Pending(nid, type_id, params, label, inputs, where, scope,
@@ -191,6 +195,7 @@ class Converter:
         self.values[out] = Value(nid, tuple(shape))
         self.head[nid] = out
         self.nodes[nid].expect = self.expected(out)
+        self.nodes[nid].shape = tuple(shape)
 
     def fusable(self, v: Value, types: tuple[str, ...], tensor: str,
                 also: set[int] = frozenset()) -> Pending | None:
@@ -237,24 +242,50 @@ def image(c: Converter, v: Value) -> Value:
     return v
 
 
-def scope_of(node) -> str:
-    """The torch module path an exported node came from ("layer1.0.conv1"), or ""."""
-    meta = {p.key: p.value for p in node.metadata_props}
+def text(value) -> str:
+    """A protobuf string field as str (protobuf hands invalid UTF-8 over as bytes)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def scope_of(node) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The torch modules an exported node came from, outermost first, as qualified paths
+    ("layer1", "layer1.0", "layer1.0.conv1"), and their class names where the file says them
+    (the current exporter does; the TorchScript one names nodes "/layer1/layer1.0/conv1/Conv")."""
+    import ast
+    meta = {text(p.key): text(p.value) for p in node.metadata_props}
     scopes = meta.get("pkg.torch.onnx.name_scopes")
-    if scopes:
-        import ast
+    if scopes and len(scopes) < 10_000:
         try:
-            paths = [p for p in ast.literal_eval(scopes) if isinstance(p, str) and p]
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            paths = []
-        if len(paths) > 1:
-            return paths[-2]
-    name = node.name
-    if name.startswith("/") and name.count("/") >= 2:  # TorchScript: /layer1/layer1.0/conv1/Conv
-        return name.split("/")[-2]
-    return ""
+            paths = ast.literal_eval(scopes)
+            classes = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            paths, classes = [], []
+        if isinstance(paths, list) and all(isinstance(x, str) for x in paths) and len(paths) > 2:
+            ok = isinstance(classes, list) and len(classes) == len(paths) and all(
+                isinstance(x, str) for x in classes)
+            return (tuple(paths[1:-1]),
+                    tuple(x.rpartition(".")[2] for x in classes[1:-1]) if ok else ())
+    name = text(node.name)
+    parts = name.split("/")[1:-1] if name.startswith("/") else []
+    out: list[str] = []
+    for part in parts:  # TorchScript scopes: "layer1", "layer1.0", "conv1" → qualified paths
+        if not part:
+            return (), ()
+        out.append(_qualified(out[-1] if out else "", part))
+    return tuple(out), ()
+
+
+def _qualified(parent: str, part: str) -> str:
+    """A TorchScript scope part as a qualified path: "layer1" + "layer1.0" → "layer1.0",
+    "layer2.0.downsample" + "downsample.0" → "layer2.0.downsample.0", else parent.part."""
+    pieces = parent.split(".") if parent else []
+    for k in range(len(pieces)):
+        suffix = ".".join(pieces[k:])
+        if part.startswith(suffix + "."):
+            return ".".join(pieces[:k] + [part])
+    return f"{parent}.{part}" if parent else part
 
 
 def label_of(node) -> str:
-    text = scope_of(node) or node.name or node.op_type
-    return term_safe(text)[:100]
+    path = scope_of(node)[0]
+    return term_safe(path[-1] if path else text(node.name) or text(node.op_type))[:100]

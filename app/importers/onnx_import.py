@@ -43,7 +43,10 @@ def _import(path: Path, input_shape) -> ImportResult:
     name = term_safe(loaded.proto.graph.name or path.stem)[:100] or "Imported"
     project = _project(name, nodes)
     graph = _graph(project, nodes)
-    model, weights = _compiled_with_weights(graph, nodes)
+    chains = {pid: [(pid, None)] for pid in nodes}
+    if any(p.scope[0] for p in nodes.values()):
+        project, graph, chains = _grouped(project, graph, chains, nodes, conv.output, notes)
+    model, weights = _compiled_with_weights(graph, nodes, chains)
     diff, scale = _compare(loaded, model)
     if not diff <= TOLERANCE * scale:
         raise ImportRefused(f"{path.name}: the imported network does not compute what the "
@@ -139,7 +142,31 @@ def _graph(project: dict, nodes: dict[str, Pending]):
     return graph
 
 
-def _compiled_with_weights(graph, nodes: dict[str, Pending]):
+def _grouped(project, graph, chains, nodes, output, notes):
+    """The project with torch's module scopes as composite blocks and repeats, when that
+    gives the same network (same totals and output); otherwise the flat one, saying why."""
+    from ..project import ProjectError, project_from_dict
+    from .onnx_group import Grouper
+    grouped, grouped_chains = Grouper(nodes, output).project(project["name"])
+    try:
+        g = project_from_dict(grouped)
+        problems = [p.message for p in g.problems()]
+    except ProjectError as exc:
+        problems = exc.problems
+    if not problems and g.totals() != graph.totals():
+        problems = ["its totals differ from the flat network's"]
+    if problems:
+        notes.append(f"kept flat: grouping by the file's module scopes did not give the same "
+                     f"network ({problems[0]})")
+        return project, graph, chains
+    defs = grouped.get("definitions", [])
+    repeats = sum(1 for d in [grouped, *defs] for n in d["nodes"] if n.get("repeat", 1) > 1)
+    notes.append(f"the file's module scopes became {len(defs)} composite block definition(s) "
+                 f"and {repeats} repeat(s); {len(grouped['nodes']) - 1} nodes at the top")
+    return grouped, g, grouped_chains
+
+
+def _compiled_with_weights(graph, nodes: dict[str, Pending], chains):
     import torch
     from torch import nn
 
@@ -155,9 +182,16 @@ def _compiled_with_weights(graph, nodes: dict[str, Pending]):
     for p in nodes.values():
         if not p.tensors:
             continue
-        attr = model.node_names[p.id]
+        module, attr = model, []
+        for nid, copy in chains[p.id]:
+            attr.append(module.node_names[nid])
+            module = getattr(module, attr[-1])
+            if copy is not None:
+                attr.append(str(copy))
+                module = module[copy]
+        attr = ".".join(attr)
         found: dict[str, list[str]] = {}
-        for sub, m in model.get_submodule(attr).named_modules():
+        for sub, m in module.named_modules():
             if type(m) in roles:
                 found.setdefault(roles[type(m)], []).append(sub)
         for key, arr in p.tensors.items():
@@ -200,6 +234,9 @@ def _compare(loaded: LoadedModel, model) -> tuple[float, float]:
                             f"{text}") from None
     finally:
         session = None
+    if not np.isfinite(want).all():
+        raise ImportRefused("the ONNX model's output is not finite (inf or NaN) on a random "
+                            "input, so the import cannot be checked")
     if want.shape != got.shape:
         raise ImportRefused(f"the imported network gives {list(got.shape)}, the ONNX model "
                             f"{list(want.shape)}; please report it")

@@ -221,7 +221,7 @@ def _zero_pad(c: Converter, v: Value, pads) -> Value:
     shape = (v.shape[0], v.shape[1] + t + b, v.shape[2] + left + r)
     node = c.add("ZeroPad2d", p, [v.node], f"{label_of(c.node)} pad", c.where(),
                  scope_of(c.node))
-    c.nodes[node].expect = shape
+    c.nodes[node].expect = c.nodes[node].shape = shape
     return Value(node, shape)
 
 

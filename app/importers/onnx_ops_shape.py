@@ -64,9 +64,9 @@ def _global(c: Converter, node, kind: str, keepdims: bool):
     v = image(c, c.tensor_in(node.input[0]))
     readers = c.readers_of(node.output[0])
     if not keepdims or all(r is not None and r.op_type in _FLATTENERS for r in readers):
-        c.emit("GlobalAvgPool" if kind == "avg" else "GlobalMaxPool", {}, [v.node],
-               (v.shape[0],))
-        c.nodes[c.values[node.output[0]].node].expect = (v.shape[0],)
+        nid = c.emit("GlobalAvgPool" if kind == "avg" else "GlobalMaxPool", {}, [v.node],
+                     (v.shape[0],))
+        c.nodes[nid].expect = (v.shape[0],)  # ONNX keeps [C, 1, 1]; only flattening reads it
         return
     if kind == "avg" and has_param("AdaptiveAvgPool2d", "output_size", 1):
         c.emit("AdaptiveAvgPool2d", {"output_size": 1}, [v.node], (v.shape[0], 1, 1))
