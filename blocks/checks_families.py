@@ -2,7 +2,7 @@
 checks.py: None exactly when build() + forward() succeed for that input)."""
 from __future__ import annotations
 
-from .checks import need_image
+from .checks import fmt, need_image
 
 
 def image_at_least(tid: str, size: int, why: str):
@@ -35,4 +35,45 @@ def check_inverted_residual(in_shapes, p):
     if p["kernel_size"] % 2 == 0:
         return (f"InvertedResidual: kernel_size {p['kernel_size']} is even — the depthwise "
                 f"conv pads (k−1)/2 on each side, so use an odd size (3, 5, 7)")
+    return None
+
+
+def check_upsample(in_shapes, p):
+    x = in_shapes[0]
+    if err := need_image("Upsample", x):
+        return err
+    if p["mode"] == "nearest" and p["align_corners"]:
+        return ("Upsample: align_corners applies only to bilinear resizing — turn it off or "
+                "use mode bilinear")
+    if p["size"] is not None:
+        return None
+    s = p["scale_factor"]
+    h, w = int(float(x[1]) * s), int(float(x[2]) * s)  # as torch: ⌊n·scale⌋ in double
+    if h < 1 or w < 1:
+        return (f"Upsample: scale_factor {s:g} of a {x[1]}×{x[2]} input gives {h}×{w} — use a "
+                f"larger scale_factor or set size")
+    return None
+
+
+def check_groupnorm(in_shapes, p):
+    x = in_shapes[0]
+    c, g = x[0], p["groups"]
+    if c % g:
+        fits = max(d for d in range(1, min(g, c) + 1) if c % d == 0)
+        return (f"GroupNorm: {g} groups do not divide the {c} channels — use groups that "
+                f"divides {c} (e.g. {fits})")
+    if c // g == 1 and all(v == 1 for v in x[1:]):
+        where = "a 1×1 map" if len(x) == 3 else f"a flat input {fmt(x)}"
+        return (f"GroupNorm: each group is one channel of {where}, a single value, which "
+                f"normalises to nothing — use fewer groups or a larger map")
+    return None
+
+
+def check_instancenorm(in_shapes, p):
+    x = in_shapes[0]
+    if err := need_image("InstanceNorm", x):
+        return err
+    if x[1] * x[2] == 1:
+        return ("InstanceNorm: a 1×1 map has one value per channel, which normalises to "
+                "nothing — use a larger map (or LayerNorm / BatchNorm)")
     return None

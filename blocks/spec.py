@@ -19,6 +19,8 @@ ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", 
 # Parameter kinds understood by the loader and the inspector.
 INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (
     "int", "float", "bool", "choice", "kernel", "padding", "shape")
+PADS, LEVELS = "pads", "levels"  # ZeroPad2d's sides; a pyramid's levels
+MAX_LEVELS = 8
 MAX_SIZE = 65536  # the largest channel count, height or width a shape parameter takes
 
 
@@ -27,8 +29,10 @@ class Param:
     """One typed parameter of a block.
 
     kind: int | float | bool | choice | kernel (int or [kh, kw]) | padding ("same",
-    "valid" or int >= 0) | shape (list of 1 or 3 positive ints). `default=None` on a
-    param named `stride` of a pool means "same as pool_size".
+    "valid" or int >= 0) | shape (list of 1 or 3 positive ints) | pads (int >= 0 or
+    [left, right, top, bottom]) | levels (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]).
+    `default=None` on a param named `stride` of a pool means "same as pool_size"; on
+    another param, "not set" (its doc says what is used instead).
     """
     name: str
     kind: str
@@ -97,6 +101,22 @@ class Param:
                 return None, (f"{self.name}: each size must be at most {MAX_SIZE}, "
                               f"not {_show(value)}")
             return list(value), None
+        if k == PADS:
+            hi = int(self.max if self.max is not None else 64)
+            if _whole(value) and 0 <= value <= hi:
+                return value, None
+            if (isinstance(value, (list, tuple)) and len(value) == 4
+                    and all(_whole(v) and 0 <= v <= hi for v in value)):
+                return list(value), None
+            return None, (f"{self.name} must be a whole number 0..{hi} or [left, right, top, "
+                          f"bottom], not {_show(value)}")
+        if k == LEVELS:
+            hi = int(self.max if self.max is not None else 16)
+            if (isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_LEVELS
+                    and all(_whole(v) and 1 <= v <= hi for v in value)):
+                return list(value), None
+            return None, (f"{self.name} must be a list of 1 to {MAX_LEVELS} whole numbers "
+                          f"1..{hi} (e.g. [1, 2, 4]), not {_show(value)}")
         raise ValueError(f"unknown param kind {k!r}")
 
 
@@ -185,6 +205,10 @@ def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, An
         else:
             out[name] = v
     return out, problems
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_or_pair(value: Any) -> tuple[int, int] | None:

@@ -381,7 +381,19 @@ class _Namespace:
         self.__dict__.update(attrs)
 
 
-nn = _Namespace(**{name: obj for name, obj in dict(globals()).items()
-                   if isinstance(obj, type) and issubclass(obj, Module)
-                   and not name.startswith("_")})
+def _modules_of(namespace: dict) -> dict[str, type]:
+    return {name: obj for name, obj in namespace.items()
+            if isinstance(obj, type) and issubclass(obj, Module) and not name.startswith("_")}
+
+
+def _more_layers() -> dict[str, type]:
+    """The padding/resizing/normalising stand-ins, kept in their own file (they build on
+    Module and Tensor above)."""
+    from . import symbolic_layers
+    return {name: obj for name, obj in _modules_of(vars(symbolic_layers)).items()
+            if obj.__module__ == symbolic_layers.__name__}
+
+
+# A name defined in both files is a TypeError here, not a silent override.
+nn = _Namespace(**_modules_of(dict(globals())), **_more_layers())
 torch = _Namespace(cat=cat, flatten=flatten, nn=nn, Tensor=Tensor)

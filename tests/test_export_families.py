@@ -13,9 +13,16 @@ from blocks.catalogue_families import FAMILY_SPECS
 
 LAYERS = [
     ("Conv2d", {"filters": 16, "batch_norm": True}),
+    ("ZeroPad2d", {"padding": [1, 2, 0, 1]}),
+    ("Upsample", {"mode": "bilinear", "size": [24, 20], "align_corners": True}),
+    ("GroupNorm", {"groups": 4}),
     ("Fire", {"s1x1": 4, "e1x1": 8, "e3x3": 8}),
+    ("LayerNorm", {"eps": 1e-6}),
     ("DenseBlock", {"layers": 2, "growth_rate": 4, "bn_size": 2, "drop_rate": 0.1}),
     ("DenseTransition", {}),
+    ("InstanceNorm", {"affine": True}),
+    "Identity",
+    ("Upsample", {"scale_factor": 1.5}),
     ("InvertedResidual", {"filters": 12, "stride": 2}),
     ("InvertedResidual", {"filters": 12, "kernel_size": 5, "se_ratio": 0.25,
                           "activation": "silu"}),

@@ -161,6 +161,10 @@ BLOCK_CASES = {  # type → (params, input shape); small but big enough for the 
     "InvertedResidual/stride": ({"filters": 3, "kernel_size": 5, "stride": 2}, (4, 11, 11)),
     "InvertedResidual/se": ({"filters": 4, "se_ratio": 0.5}, (4, 9, 9)),
     "Fire": ({"s1x1": 2, "e1x1": 2, "e3x3": 2}, (3, 9, 9)),
+    "ZeroPad2d": ({"padding": [1, 2, 3, 0]}, (2, 7, 8)),
+    "Upsample/3": ({"scale_factor": 3.0}, (2, 5, 6)),
+    "GroupNorm": ({"groups": 2}, (4, 9, 9)),
+    "InstanceNorm/affine": ({"affine": True}, (2, 7, 7)),
 }
 
 
@@ -184,6 +188,25 @@ def test_every_block_matches_the_gradient_oracle(case):
         g, _ = chain(*layers, shape=shape)
     assert not g.problems(), g.problems()
     assert check_against_oracle(g) >= 1
+
+
+@pytest.mark.parametrize("params", [{"mode": "bilinear"}, {"mode": "bilinear", "size": 27},
+                                    {"scale_factor": 1.5}])
+def test_bilinear_or_fractional_upsampling_reports_the_average_field(params):
+    g, ids = chain(("Upsample", params), shape=(1, 12, 12))
+    nf = receptive_fields(g)[ids[1]]
+    assert nf.warning and "different fields" in nf.warning
+    out = g.info[ids[1]].output_shape[1]
+    units = [(y, y) for y in range(3, out - 3)]  # away from the borders (clamped taps)
+    boxes, _ = gradient_boxes(g, lambda n, s: units if n == ids[1] else [])
+    sizes = [box[0][1] - box[0][0] + 1 for _, box in boxes[ids[1]]]
+    assert max(sizes) == nf.receptive_field[0]  # two taps bilinear, one nearest
+    starts = [box[0][0] for _, box in boxes[ids[1]]]
+    assert starts[-1] - starts[0] == pytest.approx(nf.effective_stride[0] * (len(starts) - 1),
+                                                   abs=1)
+    for (y, _), (first, last) in zip(units, (box[0] for _, box in boxes[ids[1]])):
+        lo, hi = (float(v) for v in nf.field.h.span(y))
+        assert lo - 1 < first and last < hi + 1  # within a unit of the average field
 
 
 def test_transposed_conv_reports_the_largest_field_and_a_fractional_stride():

@@ -22,7 +22,7 @@ from app.graph.analysis import node_stats
 from app.graph.grouping import expose, group
 from app.graph.oracle import meta_numbers
 from blocks import REGISTRY
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING
+from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, MAX_LEVELS, PADDING, PADS
 
 torch.set_num_threads(2)
 
@@ -31,7 +31,13 @@ TYPES = sorted(t for t in REGISTRY if t != "Input")
 
 def param_strategy(p):
     """Any value the inspector accepts, kept small where the range is wide (meta is cheap,
-    but a 4,096-filter conv is not more informative than a 12-filter one)."""
+    but a 4,096-filter conv is not more informative than a 12-filter one); "not set" too
+    where the parameter may be left empty."""
+    values = _values(p)
+    return st.one_of(st.none(), values) if p.default is None else values
+
+
+def _values(p):
     if p.kind == INT:
         lo = int(p.min if p.min is not None else 0)
         hi = int(p.max if p.max is not None else lo + 11)
@@ -50,6 +56,11 @@ def param_strategy(p):
         return st.one_of(k, st.lists(k, min_size=2, max_size=2))
     if p.kind == PADDING:
         return st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 4))
+    if p.kind == PADS:
+        side = st.integers(0, 5)
+        return st.one_of(side, st.lists(side, min_size=4, max_size=4))
+    if p.kind == LEVELS:
+        return st.lists(st.integers(1, 6), min_size=1, max_size=MAX_LEVELS)
     raise AssertionError(f"no strategy for {p.kind}")
 
 

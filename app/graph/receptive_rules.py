@@ -9,10 +9,11 @@ checks each against the gradient support of the module itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from blocks.spec import pair
 
-from .receptive import START, Context, Field, join
+from .receptive import START, Axis, Context, Field, join
 
 Rule = Callable[[list[Field], Context], Field]
 
@@ -182,6 +183,42 @@ def inverted_residual(fields, ctx):
     return x
 
 
+def zero_pad(fields, ctx):
+    p = ctx.params["padding"]
+    left, _, top, _ = (p,) * 4 if isinstance(p, int) else p
+    return fields[0].layer(1, 1, (top, left))
+
+
+def upsample(fields, ctx):
+    """Nearest by a whole factor: output unit o sees input unit ⌊o/s⌋ (exact). Otherwise
+    the source position moves by in/out per unit and bilinear mixes two neighbours, so
+    fields differ from unit to unit: shown, the two taps' field at the average step."""
+    p, f = ctx.params, fields[0]
+    s = p["scale_factor"]
+    if p["mode"] == "nearest" and p["size"] is None and float(s).is_integer():
+        return Field(f.h.transposed(int(s), int(s), 0), f.w.transposed(int(s), int(s), 0))
+    ctx.warn(f"Upsample ({p['mode']}): neighbouring units see different fields; shown: "
+             f"the field at the average step")
+    axes = []
+    for ax, n_in, n_out in zip((f.h, f.w), ctx.in_hw(), ctx.out_hw):
+        ratio = Fraction(n_in, n_out)
+        if p["mode"] == "nearest":
+            axes.append(Axis(ax.r, ax.j * ratio, ax.u))
+        else:  # two taps, centred on the source position (o + ½)·ratio − ½
+            axes.append(Axis(ax.r + ax.j, ax.j * ratio, ax.u + (ratio / 2 - 1) * ax.j))
+    return Field(*axes)
+
+
+def normalised(fields, ctx):
+    """LayerNorm/GroupNorm/InstanceNorm: every value is divided by statistics of the whole
+    map, so each unit sees its own field and the whole input's."""
+    hw = ctx.in_hw()
+    if hw is None:
+        return fields[0]
+    x = fields[0]
+    return join([x, x.whole(hw)], ctx.out_hw, ctx.warn)
+
+
 RULES: dict[str, Rule] = {
     "Input": network_input,
     "Conv2d": conv2d,
@@ -215,4 +252,10 @@ RULES: dict[str, Rule] = {
     "Fire": fire,
     "DenseTransition": dense_transition,
     "InvertedResidual": inverted_residual,
+    "Identity": pointwise,
+    "ZeroPad2d": zero_pad,
+    "Upsample": upsample,
+    "LayerNorm": normalised,
+    "GroupNorm": normalised,
+    "InstanceNorm": normalised,
 }

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph.composite import MAX_REPEAT
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, Param
+from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, PADDING, PADS, SHAPE, Param
 
 
 class _WheelGuard(QObject):
@@ -100,9 +100,13 @@ def parse_text(kind: str, text: str) -> Any:
         return nums
     if not nums:
         return Unreadable(t, "nothing was typed")
-    if kind == KERNEL:
+    if kind in (KERNEL, PADS):
         return nums[0] if len(nums) == 1 else nums
-    return nums  # SHAPE
+    return nums  # SHAPE, LEVELS
+
+
+_PLACEHOLDERS = {KERNEL: "3 or 3, 5", SHAPE: "C, H, W", PADS: "1 or left, right, top, bottom",
+                 LEVELS: "1, 2, 4"}
 
 
 def show_value(kind: str, value: Any) -> str:
@@ -244,10 +248,12 @@ class ParamEditor(_Field):
             w.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             w.activated.connect(lambda i: self._emit(parse_text(k, w.itemText(i))))
             w.lineEdit().editingFinished.connect(lambda: self._emit(parse_text(k, w.currentText())))
-        else:  # KERNEL, SHAPE
+        else:  # KERNEL, SHAPE, PADS, LEVELS: numbers typed in a line
             w = QLineEdit(self)
-            w.setPlaceholderText("3 or 3, 5" if k == KERNEL else "C, H, W")
-            w.editingFinished.connect(lambda: self._emit(parse_text(k, w.text())))
+            w.setPlaceholderText(_PLACEHOLDERS.get(k, "C, H, W") if not self.nullable
+                                 else "empty: not set")
+            w.editingFinished.connect(lambda: self._emit(
+                None if self.nullable and not w.text().strip() else parse_text(k, w.text())))
         if isinstance(w, QComboBox):
             guard_wheel(w)
         w.setToolTip(param.doc)

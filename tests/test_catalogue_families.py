@@ -1,0 +1,85 @@
+"""What a user sees of the new block types besides their numbers (tests/test_rules.py and
+test_torchvision_blocks.py check those): the message at a node that cannot work, the new
+parameter kinds in files and in the inspector, the palette."""
+import pytest
+
+from app.graph.analysis import node_stats
+from app.project import load_project, save_project
+from blocks import CATEGORIES, REGISTRY
+from blocks.catalogue_families import FAMILY_SPECS
+from helpers import chain
+
+
+def error(type_id, shape, **params):
+    p, problems = REGISTRY[type_id].resolve(params)
+    assert not problems, problems
+    return node_stats(type_id, p, [shape]).error
+
+
+@pytest.mark.parametrize("type_id, shape, params, message", [
+    ("GroupNorm", (48, 8, 8), {"groups": 32},
+     "GroupNorm: 32 groups do not divide the 48 channels — use groups that divides 48 "
+     "(e.g. 24)"),
+    ("GroupNorm", (4, 1, 1), {"groups": 4}, "GroupNorm: each group is one channel of a 1×1 map"),
+    ("InstanceNorm", (4, 1, 1), {}, "InstanceNorm: a 1×1 map has one value per channel"),
+    ("InstanceNorm", (16,), {}, "InstanceNorm needs a [C, H, W] input but gets [16]"),
+    ("ZeroPad2d", (16,), {}, "ZeroPad2d needs a [C, H, W] input but gets [16]"),
+    ("Upsample", (4, 8, 8), {"align_corners": True},
+     "Upsample: align_corners applies only to bilinear resizing"),
+    ("Upsample", (4, 3, 3), {"scale_factor": 0.3},
+     "Upsample: scale_factor 0.3 of a 3×3 input gives 0×0"),
+    ("DenseTransition", (3, 8, 8), {"compression": 0.3},
+     "DenseTransition: compression 0.3 of 3 channels leaves no channel"),
+    ("DenseTransition", (8, 1, 5), {}, "DenseTransition: input 1×5 is too small for its 2×2"),
+    ("InvertedResidual", (8, 8, 8), {"kernel_size": 2}, "InvertedResidual: kernel_size 2 is even"),
+    ("Fire", (64,), {}, "Fire needs a [C, H, W] input but gets [64]"),
+])
+def test_a_node_that_cannot_work_says_why(type_id, shape, params, message):
+    assert error(type_id, shape, **params).startswith(message)
+
+
+def test_what_works_has_no_error():
+    assert error("GroupNorm", (48, 8, 8), groups=24) is None
+    assert error("GroupNorm", (4, 1, 1), groups=2) is None  # two values per group
+    assert error("Upsample", (4, 3, 3), scale_factor=0.3, size=[1, 1]) is None
+    assert error("Upsample", (4, 8, 8), mode="bilinear", align_corners=True) is None
+    assert error("LayerNorm", (16,)) is None
+
+
+@pytest.mark.parametrize("value, ok", [
+    (2, 2), ([1, 2, 3, 4], [1, 2, 3, 4]), ([1, 2], None), (-1, None), ([0, 0, 0, 65], None),
+    (True, None), ("1", None),
+])
+def test_zero_padding_takes_an_int_or_four_sides(value, ok):
+    got, why = REGISTRY["ZeroPad2d"].param_map["padding"].check(value)
+    assert got == ok and (why is None) == (ok is not None)
+    if why:
+        assert why.startswith("padding must be a whole number 0..64 or [left, right, top, bottom]")
+
+
+def test_new_parameters_survive_a_project_file(tmp_path):
+    g, ids = chain(("ZeroPad2d", {"padding": [1, 0, 2, 3]}),
+                   ("Upsample", {"size": [9, 7], "mode": "bilinear"}),
+                   ("GroupNorm", {"groups": 3, "affine": False}), shape=(3, 6, 6))
+    path = tmp_path / "p.json"
+    save_project(g, path)
+    again = load_project(path)
+    assert again.node(ids[1])["params"]["padding"] == [1, 0, 2, 3]
+    assert again.node(ids[2])["params"]["size"] == [9, 7]
+    assert again.info[ids[3]].output_shape == (3, 9, 7)
+
+
+def test_the_palette_has_a_place_for_every_new_type():
+    from app.export.style import CATEGORY_COLORS
+    for spec in FAMILY_SPECS:
+        assert spec.category in CATEGORIES and spec.category in CATEGORY_COLORS
+        assert spec.doc and spec.builds
+
+
+def test_the_inspector_reads_typed_sides_and_levels():
+    pytest.importorskip("PySide6")
+    from app.ui.fields import parse_text
+    from blocks.spec import LEVELS, PADS
+    assert parse_text(PADS, "2") == 2
+    assert parse_text(PADS, "1, 0, 2, 3") == [1, 0, 2, 3]
+    assert parse_text(LEVELS, "[1, 2, 4]") == [1, 2, 4]
