@@ -157,6 +157,59 @@ def test_reexport_to_onnx_matches_the_original(models, imported, tmp_path):
     assert _close(_ort(str(path), x), _ort(str(report.path), x))
 
 
+class Zoo(torch.nn.Module):
+    """Layers beyond the classic nets: asymmetric padding, ZeroPad2d, SiLU (x·sigmoid(x)),
+    LeakyReLU, Hardswish, a branch and Concat, a BatchNorm after an Add (not foldable into a
+    conv), bilinear Upsample, ConvTranspose, padded AvgPool, Linear + Tanh, Softmax."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3, padding=(1, 2)), nn.BatchNorm2d(8)
+        self.pad = nn.ZeroPad2d((1, 0, 2, 1))
+        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, bias=False)
+        self.conv3, self.conv4 = nn.Conv2d(8, 4, 1), nn.Conv2d(12, 12, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(12)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.deconv = nn.ConvTranspose2d(12, 4, 2, stride=2)
+        self.avg = nn.AvgPool2d(3, stride=2, padding=1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        F = torch.nn.functional
+        x = F.silu(self.bn1(self.conv1(x)))
+        x = F.leaky_relu(self.conv2(self.pad(x)))
+        x = torch.cat([F.hardswish(self.conv3(x)), self.pool(x)], 1)
+        x = F.relu(self.bn2(self.conv4(x) + x))
+        x = self.avg(self.deconv(self.up(x)))
+        return torch.softmax(torch.tanh(self.fc(x.mean((2, 3)))), 1)
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_less_common_layers(tmp_path, dynamo):
+    model = _randomise(Zoo())
+    path = tmp_path / "zoo.onnx"
+    x = torch.randn(1, 3, 12, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = {"dynamo": True} if dynamo else {"dynamo": False, "opset_version": 17,
+                                               "do_constant_folding": False}
+        torch.onnx.export(model, (x,), str(path), input_names=["input"], **kw)
+    result = import_onnx(path)
+    graph = project_from_dict(result.project)
+    types = {n["type"] for d in [result.project, *result.project.get("definitions", [])]
+             for n in d["nodes"]}
+    assert {"ZeroPad2d", "Upsample", "ConvTranspose2d", "AvgPool2d", "Concat",
+            "BatchNorm"} <= types
+    if not dynamo:  # BatchNorm kept as in the model: the same parameters
+        assert graph.totals()["total_params"] == sum(p.numel() for p in model.parameters())
+    compiled = compile_graph(graph)
+    compiled.load_state_dict(result.weights)
+    with torch.no_grad():
+        assert _close(model(x).numpy(), compiled.eval()(x).numpy())
+
+
 # ---- small hand-built models ------------------------------------------------------------------
 
 def _tiny(opset=17, extra_nodes=(), outputs=("y",), input_dims=("N", 3, 8, 8), ops=None,

@@ -8,14 +8,27 @@ has no other reader, so the result computes exactly what the ONNX graph computes
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from blocks import REGISTRY
 
 from ..textsafe import term_safe
 from . import ImportRefused
 from .onnx_load import LoadedModel
+
+# Ops computed once at import when every input is a constant (the exporters' shape
+# arithmetic); ALLOCATING ones make an output whose size is a value, so it is checked first.
+FOLDABLE = {"Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Pow", "Floor", "Ceil", "Cast",
+            "CastLike", "Concat", "Unsqueeze", "Squeeze", "Reshape", "Slice", "Gather",
+            "Transpose", "ConstantOfShape", "Range", "Expand", "Shape", "Equal", "Where",
+            "Min", "Max", "Not", "Less", "Greater", "Tile", "Flatten", "Identity", "Size",
+            "ReduceProd", "ReduceSum", "Sign", "Mod", "And", "Or"}
+ALLOCATING = {"ConstantOfShape", "Range", "Expand", "Tile"}
+MAX_FOLDED = 1 << 20
 
 
 @dataclass
@@ -84,6 +97,10 @@ class Converter:
         from .onnx_ops import OPS, supported_text
         for i, node in enumerate(self.m.proto.graph.node):
             self.i, self.node = i, node
+            if node.domain in ("", "ai.onnx") and node.op_type in FOLDABLE and \
+                    self._all_constant(node):
+                self._fold(node)
+                continue
             handler = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             if handler is None:
                 what = f"{text(node.domain)}::{text(node.op_type)}" if node.domain \
@@ -97,6 +114,37 @@ class Converter:
                                 f"computed by a layer NetCanvas can draw (it is a constant or "
                                 f"a pending pad)")
         self.output = out.node
+
+    def _all_constant(self, node) -> bool:
+        return all(self.value(n).const is not None for n in node.input if n)
+
+    def _fold(self, node) -> None:
+        """Arithmetic on constants only (shape computations an exporter writes, e.g. for a
+        ZeroPad2d's pads), done once here by onnx's reference implementation of the op."""
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+        if node.op_type in ALLOCATING:  # their output size comes from a value: check it first
+            shape = self.m.shapes.get(node.output[0])
+            if shape is None or None in shape or math.prod(shape) > MAX_FOLDED:
+                raise self.refuse(f"it makes a constant of unknown or large size ({shape}); "
+                                  f"NetCanvas folds constants of up to {MAX_FOLDED:,} values")
+        ins = {n: self.value(n).const for n in node.input if n}
+        graph = onnx.helper.make_graph(
+            [node], "fold",
+            [onnx.helper.make_tensor_value_info(
+                n, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape) for n, v in ins.items()],
+            [onnx.helper.make_empty_tensor_value_info(o) for o in node.output if o])
+        model = onnx.helper.make_model(graph, opset_imports=[
+            onnx.helper.make_opsetid("", self.m.opset)])
+        try:
+            outs = ReferenceEvaluator(model).run(None, ins)
+        except Exception as exc:  # noqa: BLE001 - the op's own complaint about its inputs
+            raise self.refuse(f"it cannot be computed on its constant inputs "
+                              f"({term_safe(str(exc))[:200]})") from None
+        for name, arr in zip([o for o in node.output if o], outs):
+            if np.asarray(arr).size > MAX_FOLDED:
+                raise self.refuse(f"it makes a constant of more than {MAX_FOLDED:,} values")
+            self.values[name] = Value(const=np.asarray(arr))
 
     def where(self, i: int | None = None) -> str:
         i = self.i if i is None else i

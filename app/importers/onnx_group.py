@@ -87,8 +87,8 @@ class Grouper:
                 units.append(self.plain(x))
                 continue
             ms = groups[x]
-            if len(ms) == 1:
-                units.append(self.plain(ms[0]))
+            if len(ms) == 1 or all(len(self.nodes[m].scope[0]) == depth + 1 for m in ms):
+                units.extend(self.plain(m) for m in ms)  # one module, e.g. a pad and its conv
             elif self.closed(ms):
                 name_at = outer if outer is not None and len(ms) == len(members) else (x, depth)
                 inner = self.level(ms, depth + 1, name_at)

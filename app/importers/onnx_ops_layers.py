@@ -243,7 +243,7 @@ def op_conv(c: Converter, node):
     padding = _conv_padding(c, "Conv2d", pads, kernel, strides, dil)
     if padding is None:
         v = _zero_pad(c, v, pads)
-        padding = 0
+        padding, pads = 0, [0, 0, 0, 0]
     params = {"filters": int(w.shape[0]), "kernel_size": kernel[0] if kernel[0] == kernel[1]
               else list(kernel), "stride": stride, "padding": padding, "dilation": dilation,
               "groups": int(a.get("group", 1)), "activation": "none", "batch_norm": False}
@@ -252,7 +252,9 @@ def op_conv(c: Converter, node):
         tensors["conv.bias"] = b.astype(np.float32).reshape(-1)
     elif has_param("Conv2d", "bias"):
         params["bias"] = False
-    c.emit("Conv2d", params, [v.node], c.expected(node.output[0]), tensors)
+    hw = tuple((n + p0 + p1 - d * (k - 1) - 1) // st + 1 for n, p0, p1, d, k, st in
+               zip(v.shape[1:], pads[:2], pads[2:], dil, kernel, strides))
+    c.emit("Conv2d", params, [v.node], (int(w.shape[0]), *hw), tensors)
 
 
 def op_conv_transpose(c: Converter, node):
@@ -284,7 +286,9 @@ def op_conv_transpose(c: Converter, node):
         b = np.zeros(w.shape[1], np.float32)
         c.notes.append(f"{c.where()} has no bias; its ConvTranspose2d gets a zero bias "
                        f"({w.shape[1]} more parameters than the file)")
-    c.emit("ConvTranspose2d", params, [v.node], c.expected(node.output[0]),
+    st = tuple(a.get("strides", (1, 1)))
+    hw = tuple((n - 1) * s_ - 2 * t + k for n, s_, k in zip(v.shape[1:], st, kernel))
+    c.emit("ConvTranspose2d", params, [v.node], (int(w.shape[1]), *hw),
            {"deconv.weight": w, "deconv.bias": b.astype(np.float32).reshape(-1)})
 
 

@@ -42,10 +42,13 @@ def op_pool(c: Converter, node):
                        f"by {type_id}'s padding")
     params = {"pool_size": kernel[0] if kernel[0] == kernel[1] else list(kernel),
               "stride": _pair_param(c, type_id, "stride", strides), "padding": padding}
-    out = c.expected(node.output[0])
     floor = tuple((n + p0 + p1 - k) // s + 1 for n, p0, p1, k, s in
                   zip(v.shape[1:], pads[:2], pads[2:], kernel, strides))
-    if a.get("ceil_mode", 0) and out is not None and out[1:] != floor:
+    out = c.expected(node.output[0])
+    if a.get("ceil_mode", 0) and out is None:
+        raise c.refuse("ceil_mode=1 on a map whose size ONNX does not infer")
+    out = out or (v.shape[0], *floor)
+    if a.get("ceil_mode", 0) and out[1:] != floor:
         if not has_param(type_id, "ceil_mode", True):
             raise c.refuse("ceil_mode=1 changes its output size, and this catalogue's "
                            f"{type_id} has no ceil_mode")
@@ -283,4 +286,51 @@ def op_pad(c: Converter, node):
 
 
 def op_resize(c: Converter, node):
-    raise c.refuse("Resize has no NetCanvas equivalent in this catalogue yet (Upsample)")
+    """Resize as torch exports nn.Upsample: nearest (asymmetric, floor) or bilinear
+    (pytorch_half_pixel / half_pixel, or align_corners), by scales or to sizes."""
+    a = allow(c, node, {"mode", "coordinate_transformation_mode", "nearest_mode",
+                        "cubic_coeff_a", "exclude_outside", "extrapolation_value", "antialias",
+                        "axes", "keep_aspect_ratio_policy"})
+    if "Upsample" not in REGISTRY:
+        raise c.refuse("Resize needs the catalogue's Upsample, which this NetCanvas lacks")
+    v = image(c, c.tensor_in(node.input[0]))
+    def get(k, default):
+        value = a.get(k, default)
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+    mode, ctm = get("mode", "nearest"), get("coordinate_transformation_mode", "half_pixel")
+    if a.get("antialias", 0) or a.get("exclude_outside", 0) or \
+            get("keep_aspect_ratio_policy", "stretch") != "stretch" or \
+            ("axes" in a and sorted(x % 4 for x in a["axes"]) != [2, 3]):
+        raise c.refuse("Resize with antialias, exclude_outside, axes or an aspect-ratio "
+                       "policy; NetCanvas imports plain nearest or bilinear resizing")
+    if mode == "nearest" and ctm == "asymmetric" and get("nearest_mode",
+                                                         "round_prefer_floor") == "floor":
+        params = {"mode": "nearest", "align_corners": False}
+    elif mode == "linear" and ctm in ("pytorch_half_pixel", "half_pixel", "align_corners"):
+        params = {"mode": "bilinear", "align_corners": ctm == "align_corners"}
+    else:
+        raise c.refuse(f"Resize mode {mode!r} with coordinates {ctm!r}; NetCanvas imports "
+                       f"nearest (asymmetric, floor) and bilinear (half_pixel or "
+                       f"align_corners) resizing, as torch exports nn.Upsample")
+    scales = c.const(node.input[2], "scales", required=False) if len(node.input) > 2 else None
+    scales = None if scales is None or scales.size == 0 else [float(x) for x in scales.reshape(-1)]
+    if scales is not None and len(scales) == 2:
+        scales = [1.0, 1.0, *scales]
+    sizes = c.const(node.input[3], "sizes", required=False) if len(node.input) > 3 else None
+    out = c.expected(node.output[0])
+    if out is None and sizes is not None and sizes.size in (2, 4):
+        out = (v.shape[0], *(int(x) for x in sizes.reshape(-1)[-2:]))
+    elif out is None and scales is not None and len(scales) == 4:
+        out = (v.shape[0], *(math.floor(n * s) for n, s in zip(v.shape[1:], scales[2:])))
+    if out is None or out[0] != v.shape[0] or (scales is not None and scales[:2] != [1.0, 1.0]):
+        raise c.refuse("its output size is not known, or it resizes the channels")
+    if scales is not None and scales[2] == scales[3] and scales[:2] == [1.0, 1.0] and \
+            has_param("Upsample", "scale_factor", scales[2]):
+        params["scale_factor"] = scales[2]  # torch computes with the scale, as ONNX does
+    else:
+        params["size"] = list(out[1:]) if out[1] != out[2] else out[1]
+        if scales is not None and any(abs(o / n - s) > 1e-9 for o, n, s in
+                                      zip(out[1:], v.shape[1:], scales[2:])):
+            raise c.refuse(f"Resize by scales {scales[2:]} that are not output/input; "
+                           f"NetCanvas's Upsample computes with one or the other")
+    c.emit("Upsample", params, [v.node], out)
