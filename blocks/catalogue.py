@@ -34,7 +34,7 @@ def linear_args(in_shapes, params):
 
 
 def batchnorm_args(in_shapes, params):
-    return {"num_features": in_shapes[0][0], "flat": len(in_shapes[0]) == 1}
+    return {"num_features": in_shapes[0][0], "flat": len(in_shapes[0]) == 1, **params}
 
 
 def se_args(in_shapes, params):
@@ -91,6 +91,21 @@ def bn(default):
     return Param("batch_norm", BOOL, default, "BatchNorm after each conv (its convs lose the bias)")
 
 
+# BatchNorm's own settings, on every block that has a BatchNorm (torch's names and defaults)
+BN_OPTIONS = (
+    Param("eps", FLOAT, 1e-5, "BatchNorm epsilon added to the variance (torch: 1e-5; "
+          "torchvision's GoogLeNet / Inception-v3 and timm's Inception nets: 0.001)",
+          min=1e-12, max=1.0),
+    Param("momentum", FLOAT, 0.1, "BatchNorm running-statistics momentum (training only; "
+          "torch: 0.1, TF ports: 0.003 or 0.01)", min=0.0, max=1.0),
+)
+
+
+BIAS = Param("bias", CHOICE, "auto", 'conv bias: "auto" has one only without BatchNorm; true / '
+             'false force it (DenseNet transitions, pre-activation nets: false)',
+             choices=("auto", True, False))
+
+
 def kernel(default, doc="kernel size, int or [kh, kw]"):
     return Param("kernel_size", KERNEL, default, doc, min=1, max=31)
 
@@ -127,6 +142,8 @@ _SPECS = [
         count("groups", 1, "grouped conv: splits channels into groups (must divide both)"),
         act(),
         bn(False),
+        *BN_OPTIONS,
+        BIAS,
     ), "2-D convolution with optional BatchNorm and activation.",
         "Conv2d → (BatchNorm2d) → activation.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_conv2d),
@@ -136,6 +153,8 @@ _SPECS = [
         stride(),
         bn(True),
         act(),
+        *BN_OPTIONS,
+        BIAS,
     ), "MobileNet-style depthwise separable convolution.",
         "Depthwise k×k conv (groups = C, same padding) then pointwise 1×1 conv, each "
         "conv-BN-activation.",
@@ -147,8 +166,10 @@ _SPECS = [
         Param("padding", INT, 0, "rows/columns removed from each side of the output",
               min=0, max=64),
         act(),
+        BIAS,
     ), "Transposed convolution for upsampling.",
-        "ConvTranspose2d (with bias) → activation; output (H−1)·stride − 2·padding + k.",
+        "ConvTranspose2d (with bias unless bias is false) → activation; output "
+        "(H−1)·stride − 2·padding + k.",
         key_params=("filters", "kernel_size", "stride"), check=ck.check_transposed),
 
     # Pooling
@@ -188,10 +209,10 @@ _SPECS = [
               min=0.0, max=0.99),
     ), "Dropout.", "Zeroes a random fraction `rate` of values while training.",
         key_params=("rate",), args=params_args),
-    block("BatchNorm", "Normalization & regularization", "layers:BatchNormLayer", (),
+    block("BatchNorm", "Normalization & regularization", "layers:BatchNormLayer", BN_OPTIONS,
           "Batch normalization.",
           "BatchNorm2d on a [C, H, W] input, BatchNorm1d on a flat [F] input.",
-          check=ck.check_batchnorm, args=batchnorm_args),
+          key_params=("eps",), check=ck.check_batchnorm, args=batchnorm_args),
 
     # Activation
     block("Activation", "Activation", "layers:ActivationLayer", (
@@ -205,6 +226,7 @@ _SPECS = [
         count("filters", 64, "channels of every conv"),
         count("convs", 2, "number of 3×3 convs before the pool", hi=64),
         bn(False),
+        *BN_OPTIONS,
     ), "VGG block.", "convs × (3×3 conv, same, ReLU), then a 2×2 max-pool with stride 2.",
         key_params=("filters", "convs"), check=ck.check_vgg),
 
@@ -225,6 +247,7 @@ _SPECS = [
         count("f5", 32, "5×5 branch filters"),
         count("pool_proj", 32, "1×1 projection after the 3×3 max-pool"),
         bn(False),
+        *BN_OPTIONS,
     ), "GoogLeNet Inception module.",
         "Branches 1×1 · 1×1→3×3 · 1×1→5×5 · 3×3 max-pool→1×1, concatenated: "
         "f1+f3+f5+pool_proj channels.",
@@ -235,6 +258,7 @@ _SPECS = [
         count("filters", 64, "channels of both 3×3 convs"),
         stride(1, "stride of the first conv and the projection"),
         bn(True),
+        *BN_OPTIONS,
     ), "ResNet basic block.",
         "conv3×3(stride)-BN-ReLU, conv3×3-BN, plus identity or 1×1 projection shortcut, "
         "then ReLU.",
@@ -244,12 +268,14 @@ _SPECS = [
         stride(1, "stride of the 3×3 conv and the projection"),
         count("expansion", 4, "output channels = filters · expansion", hi=16),
         bn(True),
+        *BN_OPTIONS,
     ), "ResNet bottleneck block.",
         "1×1, 3×3 (stride), 1×1 ×expansion convs with BN, plus identity or 1×1 projection "
         "shortcut, then ReLU.",
         key_params=("filters", "stride", "expansion"), check=ck.image_check("Bottleneck")),
     block("ResNetStem", "Residual", "resnet:ResNetStem", (
         count("filters", 64, "channels of the 7×7 conv"),
+        *BN_OPTIONS,
     ), "ResNet stem.", "7×7 conv stride 2 -BN-ReLU, then 3×3 max-pool stride 2: H/4 × W/4.",
         key_params=("filters",), check=ck.image_check("ResNetStem")),
 
@@ -258,23 +284,24 @@ _SPECS = [
         Param("variant", CHOICE, "resnet_v1",
               "resnet_v1: Inception-ResNet-v1 stem (256 ch); v4: Inception-v4 / "
               "Inception-ResNet-v2 stem (384 ch)", choices=("resnet_v1", "v4")),
+        *BN_OPTIONS,
     ), "Inception-v4 / Inception-ResNet stem.",
         "Conv-BN-ReLU stem taking 299×299×3 to 35×35×256 (resnet_v1) or 35×35×384 (v4).",
         key_params=("variant",), check=ck.check_stem),
     block("InceptionResNetA", "Inception-ResNet", "inception_resnet:InceptionResNetA",
-          (IR_VARIANT, IR_SCALE),
+          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
           "Inception-ResNet-A block (35×35).",
           "Branches 1×1 · 1×1→3×3 · 1×1→3×3→3×3, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetA")),
     block("InceptionResNetB", "Inception-ResNet", "inception_resnet:InceptionResNetB",
-          (IR_VARIANT, IR_SCALE),
+          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
           "Inception-ResNet-B block (17×17).",
           "Branches 1×1 · 1×1→1×7→7×1, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetB")),
     block("InceptionResNetC", "Inception-ResNet", "inception_resnet:InceptionResNetC",
-          (IR_VARIANT, IR_SCALE),
+          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
           "Inception-ResNet-C block (8×8).",
           "Branches 1×1 · 1×1→1×3→3×1, concat, linear 1×1 back to C, "
           "ReLU(x + scale·branch).", key_params=("variant", "scale"),
@@ -284,6 +311,7 @@ _SPECS = [
         count("l", 224, "middle 3×3 conv filters of the deep branch"),
         count("m", 256, "last 3×3 stride-2 conv filters of the deep branch"),
         count("n", 384, "3×3 stride-2 conv filters of the short branch"),
+        *BN_OPTIONS,
     ), "Reduction-A (35×35 → 17×17).",
         "3×3 max-pool s2 · 3×3 n s2 · 1×1 k→3×3 l→3×3 m s2 (valid), concatenated: "
         "C+n+m channels.",
@@ -291,6 +319,7 @@ _SPECS = [
     block("ReductionB", "Inception-ResNet", "inception_resnet:ReductionB", (
         Param("variant", CHOICE, "v4", "branch layout of Inception-v4, -ResNet-v1 or -ResNet-v2",
               choices=("v4", "resnet_v1", "resnet_v2")),
+        *BN_OPTIONS,
     ), "Reduction-B (17×17 → 8×8).",
         "3×3 max-pool s2 and conv branches ending in 3×3 s2 valid convs, concatenated.",
         key_params=("variant",), check=ck.reduction_check("ReductionB")),
@@ -308,6 +337,7 @@ _SPECS = [
                             "growth_rate", hi=16),
         Param("drop_rate", FLOAT, 0.0, "dropout after each layer while training",
               min=0.0, max=0.99),
+        *BN_OPTIONS,
     ), "DenseNet dense block.",
         "Each layer BN-ReLU-1×1(bn_size·growth)-BN-ReLU-3×3(growth) on the concat of all "
         "earlier outputs: C + layers·growth channels.",

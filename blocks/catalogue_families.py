@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import checks as ck
 from . import checks_families as fk
-from .catalogue import act, block, count, no_args, params_args
+from .catalogue import BN_OPTIONS, act, block, count, no_args, params_args
 from .spec import BOOL, CHOICE, FLOAT, KERNEL, MAX_SIZE, PADS, Param
 
 
@@ -101,6 +101,7 @@ FAMILY_SPECS = [
               "the input (0: none; EfficientNet: 0.25)", min=0.0, max=1.0),
         act(default="relu6", doc="activation after the expansion and the depthwise conv "
                                  "(MobileNetV2 relu6, EfficientNet silu)"),
+        *BN_OPTIONS,
     ), "Inverted residual (MobileNetV2) / MBConv (EfficientNet).",
         "1×1 expand (×expand_ratio) → k×k depthwise (stride) → optional squeeze-and-"
         "excitation → linear 1×1 projection, each conv-BN; adds the input when stride 1 and "
@@ -111,6 +112,7 @@ FAMILY_SPECS = [
     block("DenseTransition", "Other blocks", "densenet:DenseTransition", (
         Param("compression", FLOAT, 0.5, "θ: the 1×1 conv keeps ⌊θ·C⌋ channels",
               min=0.01, max=1.0),
+        *BN_OPTIONS,
     ), "DenseNet transition layer.",
         "BN → ReLU → 1×1 conv (no bias) to ⌊compression·C⌋ channels → 2×2 average pool "
         "stride 2 (torchvision's _Transition).",

@@ -53,15 +53,18 @@ def pool_padding(pool_size, padding="valid"):
 
 
 class ConvBNAct(nn.Module):
-    """Conv2d → BatchNorm2d → activation; the conv has a bias only without BatchNorm."""
+    """Conv2d → BatchNorm2d(eps, momentum) → activation; bias "auto": the conv has a bias
+    only without BatchNorm."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, batch_norm=True, activation="relu"):
+                 dilation=1, groups=1, batch_norm=True, activation="relu", eps=1e-5,
+                 momentum=0.1, bias="auto"):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                               padding=padding, dilation=dilation, groups=groups,
-                              bias=not batch_norm)
-        self.bn = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+                              bias=not batch_norm if bias == "auto" else bias)
+        self.bn = (nn.BatchNorm2d(out_channels, eps=eps, momentum=momentum) if batch_norm
+                   else nn.Identity())
         self.act = make_activation(activation)
 
     def forward(self, x):

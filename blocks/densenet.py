@@ -8,13 +8,13 @@ class DenseTransition(nn.Module):
     """BN → ReLU → 1×1 conv (no bias) to ⌊compression·C⌋ channels → 2×2 average pool,
     stride 2 (DenseNet-BC's compression θ = 0.5 halves the channels)."""
 
-    def __init__(self, in_channels, compression=0.5):
+    def __init__(self, in_channels, compression=0.5, eps=1e-5, momentum=0.1):
         super().__init__()
         out_channels = int(in_channels * compression)
         if out_channels < 1:
             raise ValueError(f"DenseTransition: compression {compression} of {in_channels} "
                              f"channels leaves none")
-        self.norm = nn.BatchNorm2d(in_channels)
+        self.norm = nn.BatchNorm2d(in_channels, eps=eps, momentum=momentum)
         self.relu = nn.ReLU()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=1, bias=False)
         self.pool = nn.AvgPool2d(kernel_size=2, stride=2)

@@ -9,36 +9,37 @@ class ConvLayer(ConvBNAct):
     """Conv2d block: conv (padding "same", "valid" or int) → optional BatchNorm → activation."""
 
     def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, padding="same",
-                 dilation=1, groups=1, activation="relu", batch_norm=False):
+                 dilation=1, groups=1, activation="relu", batch_norm=False, eps=1e-5,
+                 momentum=0.1, bias="auto"):
         super().__init__(in_channels, filters, kernel_size, stride,
                          conv_padding(kernel_size, stride, dilation, padding),
-                         dilation, groups, batch_norm, activation)
+                         dilation, groups, batch_norm, activation, eps, momentum, bias)
 
 
 class DepthwiseSeparableConv(nn.Module):
     """Depthwise k×k conv (groups=C, same padding) then pointwise 1×1, each conv-BN-act."""
 
     def __init__(self, in_channels, filters=64, kernel_size=3, stride=1, batch_norm=True,
-                 activation="relu"):
+                 activation="relu", eps=1e-5, momentum=0.1, bias="auto"):
         super().__init__()
+        bn = {"batch_norm": batch_norm, "activation": activation, "eps": eps,
+              "momentum": momentum, "bias": bias}
         self.depthwise = ConvBNAct(in_channels, in_channels, kernel_size, stride,
-                                   conv_padding(kernel_size, stride), groups=in_channels,
-                                   batch_norm=batch_norm, activation=activation)
-        self.pointwise = ConvBNAct(in_channels, filters, 1, batch_norm=batch_norm,
-                                   activation=activation)
+                                   conv_padding(kernel_size, stride), groups=in_channels, **bn)
+        self.pointwise = ConvBNAct(in_channels, filters, 1, **bn)
 
     def forward(self, x):
         return self.pointwise(self.depthwise(x))
 
 
 class TransposedConvLayer(nn.Module):
-    """ConvTranspose2d (with bias) → activation, for upsampling."""
+    """ConvTranspose2d (with a bias unless bias=False) → activation, for upsampling."""
 
     def __init__(self, in_channels, filters=64, kernel_size=2, stride=2, padding=0,
-                 activation="relu"):
+                 activation="relu", bias="auto"):
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, filters, kernel_size, stride=stride,
-                                       padding=padding)
+                                       padding=padding, bias=bias is not False)
         self.act = make_activation(activation)
 
     def forward(self, x):
@@ -104,9 +105,10 @@ class DropoutLayer(nn.Dropout):
 class BatchNormLayer(nn.Module):
     """BatchNorm2d for a [C, H, W] input, BatchNorm1d for a flat [F] input."""
 
-    def __init__(self, num_features, flat=False):
+    def __init__(self, num_features, flat=False, eps=1e-5, momentum=0.1):
         super().__init__()
-        self.bn = nn.BatchNorm1d(num_features) if flat else nn.BatchNorm2d(num_features)
+        norm = nn.BatchNorm1d if flat else nn.BatchNorm2d
+        self.bn = norm(num_features, eps=eps, momentum=momentum)
 
     def forward(self, x):
         return self.bn(x)

@@ -24,14 +24,16 @@ class DenseBlock(nn.Module):
     """Each layer: BN-ReLU-1×1(bn_size·growth)-BN-ReLU-3×3(growth) on the concat of all
     before (torchvision's _DenseLayer, bn_size 4), then dropout when drop_rate > 0."""
 
-    def __init__(self, in_channels, growth_rate=32, layers=4, bn_size=4, drop_rate=0.0):
+    def __init__(self, in_channels, growth_rate=32, layers=4, bn_size=4, drop_rate=0.0,
+                 eps=1e-5, momentum=0.1):
         super().__init__()
         self.layers = nn.ModuleList()
         width = bn_size * growth_rate
         for i in range(layers):
             c = in_channels + i * growth_rate
-            layer = [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, width, 1, bias=False),
-                     nn.BatchNorm2d(width), nn.ReLU(),
+            layer = [nn.BatchNorm2d(c, eps=eps, momentum=momentum), nn.ReLU(),
+                     nn.Conv2d(c, width, 1, bias=False),
+                     nn.BatchNorm2d(width, eps=eps, momentum=momentum), nn.ReLU(),
                      nn.Conv2d(width, growth_rate, 3, padding=1, bias=False)]
             if drop_rate > 0:  # after the parameters: their indices stay the same
                 layer.append(nn.Dropout(drop_rate))

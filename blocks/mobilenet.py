@@ -30,22 +30,23 @@ class InvertedResidual(nn.Module):
     conv (stride) → squeeze-and-excitation to max(1, ⌊C·se_ratio⌋) (none at 0) → linear 1×1
     projection to `filters`; each conv-BN, the first two with the activation; the input is
     added when stride is 1 and C == filters. MobileNetV2: relu6, k 3, no SE; EfficientNet's
-    MBConv: silu, k 3 or 5, se_ratio 0.25."""
+    MBConv: silu, k 3 or 5, se_ratio 0.25 (and BatchNorm eps 0.001, momentum 0.01)."""
 
     def __init__(self, in_channels, filters=16, expand_ratio=6.0, stride=1, kernel_size=3,
-                 se_ratio=0.0, activation="relu6"):
+                 se_ratio=0.0, activation="relu6", eps=1e-5, momentum=0.1):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"InvertedResidual: kernel_size must be odd, not {kernel_size}")
         hidden = round(in_channels * expand_ratio)  # torchvision: int(round(...))
         self.use_res_connect = stride == 1 and in_channels == filters
-        self.expand = (ConvBNAct(in_channels, hidden, 1, activation=activation)
+        bn = {"eps": eps, "momentum": momentum}
+        self.expand = (ConvBNAct(in_channels, hidden, 1, activation=activation, **bn)
                        if expand_ratio != 1 else nn.Identity())
         self.depthwise = ConvBNAct(hidden, hidden, kernel_size, stride, (kernel_size - 1) // 2,
-                                   groups=hidden, activation=activation)
+                                   groups=hidden, activation=activation, **bn)
         self.se = (SqueezeExcitation(hidden, max(1, int(in_channels * se_ratio)), activation)
                    if se_ratio > 0 else nn.Identity())
-        self.project = ConvBNAct(hidden, filters, 1, activation="none")
+        self.project = ConvBNAct(hidden, filters, 1, activation="none", **bn)
 
     def forward(self, x):
         out = self.project(self.se(self.depthwise(self.expand(x))))

@@ -70,7 +70,8 @@ class Param:
                 return None, f"{self.name} must be true or false, not {_show(value)}"
             return value, None
         if k == CHOICE:
-            if value not in self.choices:
+            # by type too: 1 is not true and 0.0 not false
+            if not any(value == c and type(value) is type(c) for c in self.choices):
                 opts = ", ".join(str(c) for c in self.choices)
                 return None, f"{self.name} must be one of {opts}, not {_show(value)}"
             return value, None

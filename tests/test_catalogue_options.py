@@ -9,8 +9,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from app.compile import compile_graph
 from app.export import export_onnx, export_python, network_class_name
+from app.graph.analysis import node_stats
 from blocks import REGISTRY
-from helpers import chain
+from helpers import chain, import_torchvision
 
 torch.set_num_threads(2)
 
@@ -35,6 +36,47 @@ def same_as_exported(graph, tmp_path, x):
     net.load_state_dict(model.state_dict())
     with torch.no_grad():
         return torch.equal(net(x), model(x))
+
+
+def randomise_batchnorm(module):
+    """Running statistics far from 0/1 and a tiny variance, so that eps shows in the output."""
+    g = torch.Generator().manual_seed(1)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) * 1e-3)
+
+
+def block(type_id, params, shape):
+    """Our block's module for one input shape, and its editor numbers (checked first)."""
+    spec = REGISTRY[type_id]
+    params, problems = spec.resolve(params)
+    assert not problems, problems
+    assert spec.check([shape], params) is None
+    stats = node_stats(type_id, params, [shape])
+    return spec.build([shape], params).eval(), stats
+
+
+def assert_same_as_reference(type_id, params, reference, shape, exact_keys=True):
+    """Our block with these params is the reference module: same parameter shapes (in
+    order), the editor's parameter count and MACs equal to FlopCounterMode's count of the
+    reference, and the reference's outputs once its weights are copied over."""
+    ours, stats = block(type_id, params, shape)
+    reference = reference.eval()
+    randomise_batchnorm(reference)
+    theirs_sd, ours_sd = reference.state_dict(), ours.state_dict()
+    if exact_keys:
+        assert list(ours_sd) == list(theirs_sd)
+    assert [v.shape for v in ours_sd.values()] == [v.shape for v in theirs_sd.values()]
+    ours.load_state_dict(dict(zip(ours_sd, theirs_sd.values())))
+    x = torch.randn(2, *shape)
+    assert stats.params == sum(p.numel() for p in reference.parameters())
+    assert stats.macs == macs(reference, x[:1])
+    with torch.no_grad():
+        expected = reference(x)
+        assert tuple(expected.shape[1:]) == stats.output_shape
+        torch.testing.assert_close(ours(x), expected, rtol=1e-5, atol=1e-5)
+    return ours
 
 
 # --- activations ---------------------------------------------------------------------------
@@ -71,3 +113,103 @@ def test_new_activations_export_to_onnx_and_python(tmp_path):
     assert report.max_abs_diff <= 1e-5
     x = torch.randn(2, 3, 8, 8) * 4
     assert same_as_exported(g, tmp_path, x)
+
+
+# --- BatchNorm eps and momentum --------------------------------------------------------------
+
+def test_googlenet_basic_conv_is_a_conv2d_with_eps_0_001():
+    import_torchvision()
+    from torchvision.models.googlenet import BasicConv2d
+    ref = BasicConv2d(16, 24, kernel_size=3, padding=1)  # eps=0.001
+    assert_same_as_reference("Conv2d", {"filters": 24, "batch_norm": True, "eps": 0.001},
+                             ref, (16, 12, 12))
+
+
+def test_eps_changes_the_output_and_momentum_the_running_statistics():
+    """Not just stored: each block's BatchNorms take the given eps and momentum."""
+    for type_id, shape in [("Conv2d", (4, 8, 8)), ("BatchNorm", (4, 8, 8)), ("BatchNorm", (6,)),
+                           ("Residual", (4, 8, 8)), ("InceptionResNetA", (8, 9, 9)),
+                           ("DenseBlock", (4, 8, 8)), ("Inception", (4, 8, 8)),
+                           ("DepthwiseSeparableConv", (4, 8, 8)), ("ReductionB", (8, 9, 9))]:
+        params = {"batch_norm": True} if "batch_norm" in REGISTRY[type_id].param_map else {}
+        ours, _ = block(type_id, {**params, "eps": 0.25, "momentum": 0.75}, shape)
+        norms = [m for m in ours.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        assert norms and all((m.eps, m.momentum) == (0.25, 0.75) for m in norms), type_id
+
+
+def test_every_block_with_a_batchnorm_takes_eps_and_momentum():
+    for type_id, spec in REGISTRY.items():
+        if type_id == "Input":
+            continue
+        shape = (32, 40, 40) if type_id != "InceptionStem" else (3, 75, 75)
+        params = {"batch_norm": True} if "batch_norm" in spec.param_map else {}
+        ours, _ = block(type_id, params, shape if type_id != "Linear" else (4,))
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in ours.modules())
+        assert has_bn == ("momentum" in spec.param_map), type_id
+        assert not has_bn or "eps" in spec.param_map, type_id  # Layer/Group/InstanceNorm: eps too
+
+
+def test_impossible_eps_and_momentum_are_refused_with_a_message():
+    spec = REGISTRY["Conv2d"]
+    _, problems = spec.resolve({"eps": 0})
+    assert problems == ["eps must be at least 1e-12, not 0"]
+    _, problems = spec.resolve({"momentum": 1.5})
+    assert problems == ["momentum must be at most 1, not 1.5"]
+
+
+def test_mobilenet_v2_conv_bn_relu6_is_a_conv2d():
+    import_torchvision()
+    from torchvision.models.mobilenetv2 import InvertedResidual
+    from torchvision.ops import Conv2dNormActivation
+    ref = Conv2dNormActivation(8, 16, kernel_size=3, stride=2, activation_layer=torch.nn.ReLU6)
+    assert_same_as_reference("Conv2d", {"filters": 16, "stride": 2, "batch_norm": True,
+                                        "activation": "relu6"}, ref, (8, 13, 13),
+                             exact_keys=False)
+    depthwise = InvertedResidual(16, 16, 1, expand_ratio=1).conv[0]  # 3×3, groups=C
+    assert_same_as_reference("Conv2d", {"filters": 16, "groups": 16, "batch_norm": True,
+                                        "activation": "relu6"}, depthwise, (16, 9, 9),
+                             exact_keys=False)
+
+
+# --- conv bias independent of batch_norm ----------------------------------------------------
+
+def test_bias_auto_keeps_todays_rule_and_true_false_force_it():
+    def has_bias(params):
+        ours, stats = block("Conv2d", {"filters": 4, **params}, (3, 8, 8))
+        return ours.conv.bias is not None, stats.params
+    assert has_bias({}) == (True, 4 * 27 + 4)
+    assert has_bias({"batch_norm": True}) == (False, 4 * 27 + 8)
+    assert has_bias({"bias": False}) == (False, 4 * 27)
+    assert has_bias({"batch_norm": True, "bias": True}) == (True, 4 * 27 + 4 + 8)
+    ours, _ = block("ConvTranspose2d", {"filters": 4, "bias": False}, (3, 8, 8))
+    assert ours.conv.bias is None
+    ours, _ = block("DepthwiseSeparableConv", {"filters": 4, "bias": True}, (3, 8, 8))
+    assert ours.depthwise.conv.bias is not None and ours.pointwise.conv.bias is not None
+    _, problems = REGISTRY["Conv2d"].resolve({"bias": 1})
+    assert problems == ["bias must be one of auto, True, False, not 1"]
+
+
+def test_densenet_transition_drawn_with_a_conv_without_bias_or_batchnorm(tmp_path):
+    """BatchNorm → ReLU → 1×1 Conv2d(bias false, no BatchNorm) → 2×2 AvgPool is torchvision's
+    _Transition: same weights, same parameter count and MACs, same outputs; and the same
+    once exported to Python and to ONNX."""
+    import_torchvision()
+    from torchvision.models.densenet import _Transition
+    ref = _Transition(16, 8).eval()
+    randomise_batchnorm(ref)
+    g, ids = chain("BatchNorm", ("Activation", {"function": "relu"}),
+                   ("Conv2d", {"filters": 8, "kernel_size": 1, "activation": "none",
+                               "bias": False}),
+                   ("AvgPool2d", {"pool_size": 2}), shape=(16, 10, 10), name="transition")
+    model = compile_graph(g).eval()
+    assert [v.shape for v in model.state_dict().values()] == \
+        [v.shape for v in ref.state_dict().values()]
+    model.load_state_dict(dict(zip(model.state_dict(), ref.state_dict().values())))
+    x = torch.randn(2, 16, 10, 10)
+    totals = g.totals()
+    assert totals["total_params"] == sum(p.numel() for p in ref.parameters())
+    assert totals["total_macs"] == macs(ref, x[:1])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert same_as_exported(g, tmp_path, x)
+    assert export_onnx(g, tmp_path / "t.onnx").max_abs_diff <= 1e-5

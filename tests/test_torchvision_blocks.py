@@ -2,6 +2,8 @@
 its (randomised) weights and BatchNorm statistics are copied into ours parameter by
 parameter (the shapes must line up in order), and in eval mode the outputs and the MACs
 FlopCounterMode counts are the same; the editor's torch-free numbers agree too."""
+import functools
+
 import pytest
 import torch
 from helpers import import_torchvision
@@ -54,6 +56,12 @@ def assert_same_function(type_id, params, in_shape, reference, same_keys=False):
         want, got = reference(x), ours(x)
     assert got.shape == want.shape
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5 * max(1.0, want.abs().max().item()))
+    # one training step's forward: batch statistics, and running ones moved by `momentum`
+    ours.train(), reference.train()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
+    for a, b in zip(ours.state_dict().values(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     stats = node_stats(type_id, params, [in_shape])
     assert stats.output_shape == tuple(want.shape[1:])
     assert stats.params == sum(p.numel() for p in reference.parameters())
@@ -124,9 +132,11 @@ def test_inverted_residual_is_mobilenet_v2s(inp, oup, stride, t, in_hw):
 ])
 def test_inverted_residual_with_options_is_efficientnets_mbconv(t, k, stride, inp, oup, in_hw):
     from torchvision.models.efficientnet import MBConv, MBConvConfig
-    ref = MBConv(MBConvConfig(t, k, stride, inp, oup, 1), 0.0, torch.nn.BatchNorm2d)
+    # efficientnet_b0's norm layer: BatchNorm2d(eps=0.001, momentum=0.01)
+    norm = functools.partial(torch.nn.BatchNorm2d, eps=0.001, momentum=0.01)
+    ref = MBConv(MBConvConfig(t, k, stride, inp, oup, 1), 0.0, norm)
     params = {"filters": oup, "stride": stride, "expand_ratio": float(t), "kernel_size": k,
-              "se_ratio": 0.25, "activation": "silu"}
+              "se_ratio": 0.25, "activation": "silu", "eps": 0.001, "momentum": 0.01}
     assert_same_function("InvertedResidual", params, (inp, in_hw, in_hw), ref)
 
 
