@@ -170,7 +170,7 @@ class Zoo(torch.nn.Module):
         self.conv2 = nn.Conv2d(8, 8, 3, stride=2, bias=False)
         self.conv3, self.conv4 = nn.Conv2d(8, 4, 1), nn.Conv2d(12, 12, 3, padding=1)
         self.pool = nn.MaxPool2d(3, stride=1, padding=1)
-        self.bn2 = nn.BatchNorm2d(12)
+        self.bn2 = nn.BatchNorm2d(12, eps=1e-3)
         self.up = nn.Upsample(scale_factor=2, mode="bilinear")
         self.deconv = nn.ConvTranspose2d(12, 4, 2, stride=2)
         self.avg = nn.AvgPool2d(3, stride=2, padding=1)
@@ -204,6 +204,8 @@ def test_less_common_layers(tmp_path, dynamo):
             "BatchNorm"} <= types
     if not dynamo:  # BatchNorm kept as in the model: the same parameters
         assert graph.totals()["total_params"] == sum(p.numel() for p in model.parameters())
+    bn = [n for n in result.project["nodes"] if n["type"] == "BatchNorm"]
+    assert len(bn) == 1 and bn[0]["params"]["eps"] == pytest.approx(1e-3)
     compiled = compile_graph(graph)
     compiled.load_state_dict(result.weights)
     with torch.no_grad():

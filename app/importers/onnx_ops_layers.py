@@ -282,14 +282,18 @@ def op_conv_transpose(c: Converter, node):
               else list(kernel), "stride": _pair_param(c, "ConvTranspose2d", "stride",
                                                        tuple(a.get("strides", (1, 1)))),
               "padding": int(t), "activation": "none"}
-    if b is None:
-        b = np.zeros(w.shape[1], np.float32)
+    tensors = {"deconv.weight": w}
+    if b is not None:
+        tensors["deconv.bias"] = b.astype(np.float32).reshape(-1)
+    elif has_param("ConvTranspose2d", "bias", False):
+        params["bias"] = False
+    else:
+        tensors["deconv.bias"] = np.zeros(w.shape[1], np.float32)
         c.notes.append(f"{c.where()} has no bias; its ConvTranspose2d gets a zero bias "
                        f"({w.shape[1]} more parameters than the file)")
     st = tuple(a.get("strides", (1, 1)))
     hw = tuple((n - 1) * s_ - 2 * t + k for n, s_, k in zip(v.shape[1:], st, kernel))
-    c.emit("ConvTranspose2d", params, [v.node], (int(w.shape[1]), *hw),
-           {"deconv.weight": w, "deconv.bias": b.astype(np.float32).reshape(-1)})
+    c.emit("ConvTranspose2d", params, [v.node], (int(w.shape[1]), *hw), tensors)
 
 
 def op_batch_norm(c: Converter, node):
@@ -308,11 +312,14 @@ def op_batch_norm(c: Converter, node):
                                != "none"):
         target = None
     if target is not None:
-        bias = target.tensors.pop("conv.bias", None)
-        if bias is not None:  # conv + b then BN: the same as BN with its mean moved by b
-            mean = mean - bias
         target.params["batch_norm"] = True
-        target.params.pop("bias", None)
+        if "conv.bias" in target.tensors and has_param("Conv2d", "bias", True):
+            target.params["bias"] = True  # kept, as in the file
+        else:
+            bias = target.tensors.pop("conv.bias", None)
+            if bias is not None:  # conv + b then BN: the same as BN with its mean moved by b
+                mean = mean - bias
+            target.params.pop("bias", None)
         nid = target.id
     else:
         if len(v.shape) not in (1, 3):
