@@ -29,6 +29,7 @@ FOLDABLE = {"Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Pow", "Floor", "C
             "ReduceProd", "ReduceSum", "Sign", "Mod", "And", "Or"}
 ALLOCATING = {"ConstantOfShape", "Range", "Expand", "Tile"}
 MAX_FOLDED = 1 << 20
+MAX_SCOPE_DEPTH = 32  # module nesting beyond this is not grouped (it stays flat)
 
 
 @dataclass
@@ -308,13 +309,16 @@ def scope_of(node) -> tuple[tuple[str, ...], tuple[str, ...]]:
             classes = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             paths, classes = [], []
-        if isinstance(paths, list) and all(isinstance(x, str) for x in paths) and len(paths) > 2:
+        if isinstance(paths, list) and all(isinstance(x, str) for x in paths) and \
+                2 < len(paths) <= MAX_SCOPE_DEPTH:
             ok = isinstance(classes, list) and len(classes) == len(paths) and all(
                 isinstance(x, str) for x in classes)
             return (tuple(paths[1:-1]),
                     tuple(x.rpartition(".")[2] for x in classes[1:-1]) if ok else ())
     name = text(node.name)
     parts = name.split("/")[1:-1] if name.startswith("/") else []
+    if len(parts) > MAX_SCOPE_DEPTH:
+        return (), ()
     out: list[str] = []
     for part in parts:  # TorchScript scopes: "layer1", "layer1.0", "conv1" → qualified paths
         if not part:

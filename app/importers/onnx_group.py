@@ -48,7 +48,6 @@ class Grouper:
                 self.readers.setdefault(s, []).append(p.id)
         self.definitions: list[dict] = []
         self._by_signature: dict[str, str] = {}
-        self._ancestors: dict[str, frozenset] = {}
 
     def project(self, name: str) -> tuple[dict, dict[str, Chain]]:
         source = next(pid for pid, p in self.nodes.items() if p.type == "Input")
@@ -114,22 +113,18 @@ class Grouper:
                 or any(r not in inside for r in self.readers.get(m, ()))]
         if len(sources) != 1 or len(outs) != 1:
             return False
-        return not (self.ancestors(next(iter(sources))) & inside)
-
-    def ancestors(self, pid: str) -> frozenset:
-        todo = [pid]
-        while todo:  # iterative: a deep network must not exhaust the stack
-            n = todo[-1]
-            missing = [s for s in self.nodes[n].inputs if s not in self._ancestors]
-            if missing:
-                todo.extend(missing)
-                continue
-            todo.pop()
-            acc = set()
-            for s in self.nodes[n].inputs:
-                acc |= self._ancestors[s] | {s}
-            self._ancestors[n] = frozenset(acc)
-        return self._ancestors[pid]
+        # a member upstream of the source would make a cycle; nodes are in topological
+        # order, so only nodes created after the group's first member need looking at
+        first = min(self.index[m] for m in ms)
+        todo, seen = [next(iter(sources))], set()
+        while todo:
+            for s in self.nodes[todo.pop()].inputs:
+                if s in inside:
+                    return False
+                if s not in seen and self.index[s] > first:
+                    seen.add(s)
+                    todo.append(s)
+        return True
 
     def sorted(self, units: list[Unit]) -> list[Unit]:
         """Topological order of the units, earliest first among the ready ones."""
