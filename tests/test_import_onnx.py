@@ -257,6 +257,40 @@ def test_tiny_model_imports_and_matches(tmp_path):
     assert _close(_ort(path, x), compiled.eval()(x).detach().numpy())
 
 
+def test_matmul_add_relu_is_one_linear(tmp_path):
+    rng = np.random.default_rng(1)
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal((6, 4)).astype(np.float32), "w"),
+             onnx.numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b")]
+    ops = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+           helper.make_node("Relu", ["a"], ["y"])]
+    path = _save(_tiny(ops=ops, inits=inits, input_dims=("N", 6)), tmp_path / "mlp.onnx")
+    result = import_onnx(path)
+    assert [(n["type"], n["params"]) for n in result.project["nodes"][1:]] == [
+        ("Linear", {"units": 4, "activation": "relu"})]
+    compiled = compile_graph(project_from_dict(result.project))
+    compiled.load_state_dict(result.weights)
+    x = torch.randn(3, 6)
+    assert _close(_ort(path, x), compiled.eval()(x).detach().numpy())
+
+
+def test_same_upper_padding_becomes_zero_padding(tmp_path):
+    """auto_pad=SAME_UPPER at stride 2 pads one more row/column after than before: not
+    symmetric, so a ZeroPad2d goes in front of an unpadded Conv2d."""
+    w = np.random.default_rng(2).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    ops = [helper.make_node("Conv", ["x", "w"], ["y"], name="c", auto_pad="SAME_UPPER",
+                            strides=[2, 2], kernel_shape=[3, 3])]
+    path = _save(_tiny(ops=ops, inits=[onnx.numpy_helper.from_array(w, "w")], out_rank=4),
+                 tmp_path / "same.onnx")
+    nodes = import_onnx(path).project["nodes"]
+    assert [n["type"] for n in nodes] == ["Input", "ZeroPad2d", "Conv2d"]
+    assert nodes[1]["params"]["padding"] == [0, 1, 0, 1] and nodes[2]["params"]["padding"] == 0
+
+
+def test_output_that_is_the_input_refused(tmp_path):
+    ops = [helper.make_node("Identity", ["x"], ["y"])]
+    assert "no layer" in _refusal(_save(_tiny(ops=ops, inits=[], out_rank=4), tmp_path / "i.onnx"))
+
+
 def test_dynamic_image_size_needs_input_shape(tmp_path):
     path = _save(_tiny(input_dims=("N", 3, "H", "W")), tmp_path / "dyn.onnx")
     with pytest.raises(ImportRefused, match=r"dynamic sizes; give them with --input-shape"):

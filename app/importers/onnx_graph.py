@@ -114,6 +114,8 @@ class Converter:
             raise ImportRefused(f"the model's output {term_safe(self.m.output_name)!r} is not "
                                 f"computed by a layer NetCanvas can draw (it is a constant or "
                                 f"a pending pad)")
+        if self.nodes[out.node].type == "Input":
+            raise ImportRefused("the model's output is its input: there is no layer to import")
         self.output = out.node
 
     def _all_constant(self, node) -> bool:

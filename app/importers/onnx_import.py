@@ -38,6 +38,9 @@ def _import(path: Path, input_shape) -> ImportResult:
     conv.run()
     nodes = _reaching(conv.nodes, conv.output)
     notes = list(dict.fromkeys(conv.notes))
+    if len(nodes) < len(conv.nodes):
+        notes.append(f"{len(conv.nodes) - len(nodes)} layer(s) whose results the output does "
+                     f"not use were left out")
     notes += _fill_missing_biases(nodes)
     _layout(nodes)
     name = term_safe(loaded.proto.graph.name or path.stem)[:100] or "Imported"
