@@ -6,7 +6,7 @@ from __future__ import annotations
 from . import checks as ck
 from . import checks_families as fk
 from .catalogue import BN_OPTIONS, act, block, count, no_args, params_args
-from .spec import BOOL, CHOICE, FLOAT, KERNEL, MAX_SIZE, PADS, Param
+from .spec import BOOL, CHOICE, FLOAT, KERNEL, LEVELS, MAX_SIZE, PADS, Param
 
 
 def upsample_args(in_shapes, params):
@@ -38,6 +38,18 @@ def affine(default):
 
 
 FAMILY_SPECS = [
+    # Pooling
+    block("SpatialPyramidPooling", "Pooling", "spp:SpatialPyramidPooling", (
+        Param("levels", LEVELS, [1, 2, 4], "pyramid levels: each pools the map into l×l bins",
+              max=16),
+        Param("pool", CHOICE, "max", "max (SPP-net) or average pooling in each bin",
+              choices=("max", "avg")),
+    ), "Spatial pyramid pooling (SPP-net).",
+        "Pools each channel into l×l bins for every level l (as adaptive pooling cuts them), "
+        "flattened level by level: a [C·Σl²] vector for any H×W.",
+        key_params=("levels", "pool"), check=ck.image_check("SpatialPyramidPooling"),
+        args=params_args),
+
     # Resize & padding
     block("ZeroPad2d", "Resize & padding", "shaping:ZeroPadLayer", (
         Param("padding", PADS, 1, "zeros added: an int on every side, or [left, right, top, "

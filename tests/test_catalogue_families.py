@@ -2,6 +2,7 @@
 test_torchvision_blocks.py check those): the message at a node that cannot work, the new
 parameter kinds in files and in the inspector, the palette."""
 import pytest
+import torch
 
 from app.graph.analysis import node_stats
 from app.project import load_project, save_project
@@ -83,3 +84,45 @@ def test_the_inspector_reads_typed_sides_and_levels():
     assert parse_text(PADS, "2") == 2
     assert parse_text(PADS, "1, 0, 2, 3") == [1, 0, 2, 3]
     assert parse_text(LEVELS, "[1, 2, 4]") == [1, 2, 4]
+
+
+def seed_spp(x, pool_sizes=(1, 2, 4)):
+    """The seed's SpatialPyramidPooling.forward (004_c65ab56b087d230e.txt), as written there."""
+    b, c, _, _ = x.shape
+    pooled_features = []
+    for pool_size in pool_sizes:
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x, pool_size)
+        pooled_features.append(pooled.view(b, c, -1))
+    return torch.cat(pooled_features, dim=-1)
+
+
+def spp(shape, **params):
+    spec = REGISTRY["SpatialPyramidPooling"]
+    p, problems = spec.resolve(params)
+    assert not problems
+    return spec.build([shape], p).eval(), node_stats("SpatialPyramidPooling", p, [shape])
+
+
+@pytest.mark.parametrize("hw, levels", [((13, 13), [1, 2, 4]), ((5, 7), [3, 6]),
+                                        ((2, 3), [1, 4])])
+def test_average_pyramid_is_the_seeds_spp_level_by_level(hw, levels):
+    x = torch.randn(2, 6, *hw)
+    module, stats = spp((6, *hw), levels=levels, pool="avg")
+    seed = seed_spp(x, levels)  # [B, C, Σl²]: the seed keeps channels first
+    per_level = torch.split(seed, [level * level for level in levels], dim=-1)
+    want = torch.cat([t.flatten(1) for t in per_level], dim=1)
+    torch.testing.assert_close(module(x), want)
+    assert stats.output_shape == (6 * sum(level * level for level in levels),)
+
+
+def test_max_pyramid_is_torchs_adaptive_max_pooling():
+    x = torch.randn(2, 4, 13, 9)
+    module, stats = spp((4, 13, 9))
+    want = torch.cat([torch.nn.functional.adaptive_max_pool2d(x, level).flatten(1)
+                      for level in (1, 2, 4)], dim=1)
+    assert torch.equal(module(x), want)
+    assert stats.output_shape == (4 * 21,) and stats.params == stats.macs == 0
+
+
+def test_the_seeds_example_gives_5376_features():
+    assert spp((256, 13, 13))[1].output_shape == (256 * (1 + 4 + 16),)  # the seed's comment

@@ -26,7 +26,7 @@ LAYERS = [
     ("InvertedResidual", {"filters": 12, "stride": 2}),
     ("InvertedResidual", {"filters": 12, "kernel_size": 5, "se_ratio": 0.25,
                           "activation": "silu"}),
-    "GlobalAvgPool",
+    ("SpatialPyramidPooling", {"levels": [1, 2, 4]}),  # on 9×8: bins of unequal size
     ("Linear", {"units": 5}),
 ]
 

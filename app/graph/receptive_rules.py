@@ -258,4 +258,5 @@ RULES: dict[str, Rule] = {
     "LayerNorm": normalised,
     "GroupNorm": normalised,
     "InstanceNorm": normalised,
+    "SpatialPyramidPooling": whole,
 }
