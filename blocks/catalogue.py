@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from . import checks as ck
-from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec,
-                   Param)
+from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, PAIR, SHAPE,
+                   BlockSpec, Param)
 
 CATEGORIES = ("Input", "Convolution", "Pooling", "Resize & padding", "Dense", "Merge",
               "Normalization & regularization", "Activation", "VGG", "Inception",
@@ -116,9 +116,16 @@ def stride(default=1, doc="step of the kernel"):
 
 POOL = (
     Param("pool_size", KERNEL, 2, "pooling window, int or [kh, kw]", min=1, max=31),
-    Param("stride", INT, None, "step of the window (empty = pool_size)", min=1, max=31),
-    Param("padding", PADDING, "valid", '"valid" (none), "same" ((k-1)//2 each side) or an int'),
+    Param("stride", PAIR, None, "step of the window, int or [sh, sw] (empty = pool_size)",
+          min=1, max=31),
+    Param("padding", PADDING, "valid", '"valid" (none), "same" ((k-1)//2 each side), or an '
+          'int or [ph, pw] on each side (at most half the window)'),
+    Param("ceil_mode", BOOL, False, "round the output size up instead of down (torchvision's "
+          "GoogLeNet and SqueezeNet); the last window still starts inside the input"),
 )
+COUNT_INCLUDE_PAD = Param(
+    "count_include_pad", BOOL, True, "average over the padding zeros too (torch's default); "
+    "false divides by the input values under the window only (timm's Inception nets)")
 IR_VARIANT = Param("variant", CHOICE, "v1", "branch widths of Inception-ResNet-v1 or v2",
                    choices=("v1", "v2"))
 IR_SCALE = Param("scale", FLOAT, 0.1, "residual scaling: out = ReLU(x + scale·branch)",
@@ -136,9 +143,10 @@ _SPECS = [
     block("Conv2d", "Convolution", "layers:ConvLayer", (
         count("filters", 64, "number of output channels"),
         kernel(3),
-        stride(),
-        Param("padding", PADDING, "same", '"same" keeps H×W at stride 1, "valid" is none, or an int'),
-        count("dilation", 1, "spacing between kernel taps", hi=16),
+        Param("stride", PAIR, 1, "step of the kernel, int or [sh, sw]", min=1, max=16),
+        Param("padding", PADDING, "same", '"same" keeps H×W at stride 1, "valid" is none, '
+              'or an int or [ph, pw] on each side'),
+        Param("dilation", PAIR, 1, "spacing between kernel taps, int or [dh, dw]", min=1, max=16),
         count("groups", 1, "grouped conv: splits channels into groups (must divide both)"),
         act(),
         bn(False),
@@ -176,9 +184,18 @@ _SPECS = [
     block("MaxPool2d", "Pooling", "layers:MaxPoolLayer", POOL, "Max pooling.",
           "MaxPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("MaxPool2d"), args=params_args),
-    block("AvgPool2d", "Pooling", "layers:AvgPoolLayer", POOL, "Average pooling.",
+    block("AvgPool2d", "Pooling", "layers:AvgPoolLayer", (*POOL, COUNT_INCLUDE_PAD),
+          "Average pooling.",
           "AvgPool2d over pool_size windows.", key_params=("pool_size", "stride"),
           check=ck.pool_check("AvgPool2d"), args=params_args),
+    block("AdaptiveAvgPool2d", "Pooling", "layers:AdaptiveAvgPoolLayer", (
+        Param("output_size", PAIR, 7, "output H×W, int or [h, w], whatever the input's size "
+              "(torchvision VGG / AlexNet heads: 7 / 6)", min=1, max=1024),
+    ), "Adaptive average pooling to a fixed size.",
+        "AdaptiveAvgPool2d: [C, H, W] → [C, h, w], each output averaging its share of the "
+        "input (windows differ in size when H is not a multiple of h).",
+        key_params=("output_size",), check=ck.image_check("AdaptiveAvgPool2d"),
+        args=params_args),
     block("GlobalAvgPool", "Pooling", "layers:GlobalAvgPool", (), "Global average pooling.",
           "Averages each channel over H and W: [C, H, W] → [C].",
           check=ck.image_check("GlobalAvgPool"), args=no_args),

@@ -12,12 +12,19 @@ def fmt(shape) -> str:
     return "[" + ", ".join(str(v) for v in shape) + "]"
 
 
-def out_len(n: int, k: int, s: int, p: int, d: int = 1) -> int | None:
-    """Output length of a conv/pool along one axis (floor mode), or None if it would be < 1."""
+def out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int | None:
+    """Output length of a conv/pool along one axis, or None if it would be < 1. In ceil mode
+    (pools) the size rounds up, but the last window must start inside the input or its left
+    padding (torch's pooling_output_shape)."""
     span = d * (k - 1) + 1
-    if n + 2 * p < span:
-        return None
-    return (n + 2 * p - span) // s + 1
+    if not ceil:
+        if n + 2 * p < span:
+            return None
+        return (n + 2 * p - span) // s + 1
+    out = (n + 2 * p - span + s - 1) // s + 1
+    if (out - 1) * s >= n + p:
+        out -= 1
+    return out if out >= 1 else None
 
 
 def chain_len(n: int, chain) -> int | None:
@@ -44,29 +51,32 @@ def need_image(tid: str, shape) -> str | None:
 
 
 def fit_conv(tid, h, w, kernel, stride, dilation, padding) -> str | None:
-    """Does a conv with this padding ("same", "valid" or int) fit an h×w input?"""
-    if padding == "same" and stride == 1:
+    """Does a conv with this padding ("same", "valid", int or [ph, pw]) fit an h×w input?
+    kernel, stride and dilation are each an int or [h, w]."""
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    if padding == "same" and (sh, sw) == (1, 1):
         return None  # torch's "same" always fits
     kh, kw = pair(kernel)
-    d = dilation
     if padding == "same":
-        ph, pw = d * (kh - 1) // 2, d * (kw - 1) // 2
+        ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
     elif padding == "valid":
         ph = pw = 0
     else:
-        ph = pw = padding
-    if out_len(h, kh, stride, ph, d) and out_len(w, kw, stride, pw, d):
+        ph, pw = pair(padding)
+    if out_len(h, kh, sh, ph, dh) and out_len(w, kw, sw, pw, dw):
         return None
     kernel = f"{kh}×{kw} kernel"
-    if d > 1:
-        kernel += f" (dilated to {d * (kh - 1) + 1}×{d * (kw - 1) + 1})"
+    if dh > 1 or dw > 1:
+        kernel += f" (dilated to {dh * (kh - 1) + 1}×{dw * (kw - 1) + 1})"
     if padding == "valid":
         return (f'{tid}: input {h}×{w} is smaller than the {kernel} with valid padding — '
                 f'use padding "same" or a larger input')
     if padding == "same":
+        step = sh if sh == sw else f"{sh}×{sw}"
         return (f"{tid}: input {h}×{w} is smaller than the {kernel} with same padding at "
-                f"stride {stride} — use an odd kernel size or a larger input")
-    return (f"{tid}: input {h}×{w} padded by {ph} ({h + 2 * ph}×{w + 2 * pw}) is smaller "
+                f"stride {step} — use an odd kernel size or a larger input")
+    by = ph if ph == pw else f"{ph}×{pw}"
+    return (f"{tid}: input {h}×{w} padded by {by} ({h + 2 * ph}×{w + 2 * pw}) is smaller "
             f'than the {kernel} — use padding "same", more padding or a larger input')
 
 
@@ -117,14 +127,17 @@ def pool_check(tid):
             return err
         _, h, w = x
         kh, kw = pair(p["pool_size"])
-        sh, sw = (kh, kw) if p["stride"] is None else (p["stride"], p["stride"])
+        sh, sw = (kh, kw) if p["stride"] is None else pair(p["stride"])
         pad = p["padding"]
-        if isinstance(pad, int) and (pad > kh // 2 or pad > kw // 2):
-            return (f"{tid}: padding {pad} is more than half the {kh}×{kw} pool — "
-                    f'use padding of at most {min(kh, kw) // 2} or "same"')
         ph, pw = ((kh - 1) // 2, (kw - 1) // 2) if pad == "same" else \
-            (0, 0) if pad == "valid" else (pad, pad)
-        if out_len(h, kh, sh, ph) and out_len(w, kw, sw, pw):
+            (0, 0) if pad == "valid" else pair(pad)
+        if ph > kh // 2 or pw > kw // 2:
+            most = kh // 2 if kh // 2 == kw // 2 else f"[{kh // 2}, {kw // 2}]"
+            return (f"{tid}: padding {fmt(pad) if isinstance(pad, list) else pad} is more "
+                    f"than half the {kh}×{kw} pool — use padding of at most {most} or "
+                    f'"same"')
+        ceil = p["ceil_mode"]
+        if out_len(h, kh, sh, ph, ceil=ceil) and out_len(w, kw, sw, pw, ceil=ceil):
             return None
         padded = f" padded to {h + 2 * ph}×{w + 2 * pw}" if ph or pw else ""
         return (f"{tid}: input {h}×{w}{padded} is smaller than the {kh}×{kw} pool — "

@@ -31,19 +31,22 @@ def make_activation(name):
 
 def conv_padding(kernel_size, stride=1, dilation=1, padding="same"):
     """Torch padding for a conv: "same" is torch's "same" at stride 1 and
-    dilation*(k-1)//2 on each side at stride > 1; "valid" is 0; an int is used as is."""
+    dilation*(k-1)//2 on each side at stride > 1; "valid" is 0; an int or (h, w) is used
+    as is. kernel_size, stride and dilation are each an int or an (h, w) pair."""
     if padding == "valid":
         return 0
     if padding != "same":
         return padding
-    if stride == 1:
+    if stride in (1, (1, 1)):
         return "same"
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    return (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    return (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
 
 
 def pool_padding(pool_size, padding="valid"):
-    """Torch padding for a pool: "same" pads (k-1)//2 on each side, "valid" is 0."""
+    """Torch padding for a pool: "same" pads (k-1)//2 on each side, "valid" is 0; an int
+    or (h, w) is used as is."""
     if padding == "valid":
         return 0
     if padding != "same":

@@ -49,15 +49,32 @@ class TransposedConvLayer(nn.Module):
 class MaxPoolLayer(nn.MaxPool2d):
     """Max-pool; stride None means stride = pool_size."""
 
-    def __init__(self, pool_size=2, stride=None, padding="valid"):
-        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+    def __init__(self, pool_size=2, stride=None, padding="valid", ceil_mode=False):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding),
+                         ceil_mode=ceil_mode)
 
 
 class AvgPoolLayer(nn.AvgPool2d):
     """Average-pool; stride None means stride = pool_size."""
 
-    def __init__(self, pool_size=2, stride=None, padding="valid"):
-        super().__init__(pool_size, stride, pool_padding(pool_size, padding))
+    def __init__(self, pool_size=2, stride=None, padding="valid", ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(pool_size, stride, pool_padding(pool_size, padding),
+                         ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+
+class AdaptiveAvgPoolLayer(nn.AdaptiveAvgPool2d):
+    """Average-pool to a fixed output_size (h, w) whatever the input's H×W (VGG's head:
+    7×7); window i along an axis of n covers [floor(i·n/out), ceil((i+1)·n/out))."""
+
+    def __init__(self, output_size=7):
+        super().__init__(output_size)
+
+    def forward(self, x):
+        if x.dim() != 4:  # torch would take a flat [N, F] as one [C, H, W] sample
+            raise ValueError(f"AdaptiveAvgPool2d needs a [C, H, W] input, got "
+                             f"{list(x.shape[1:])}")
+        return super().forward(x)
 
 
 class GlobalAvgPool(nn.Module):

@@ -8,8 +8,9 @@ when something builds or exports it, so validating a drawing needs no torch at a
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 Shape = tuple[int, ...]  # per-sample shape, channels first: (C, H, W) or (F,)
 
@@ -17,8 +18,8 @@ ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", 
                "hardswish", "hardsigmoid")
 
 # Parameter kinds understood by the loader and the inspector.
-INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (
-    "int", "float", "bool", "choice", "kernel", "padding", "shape")
+INT, FLOAT, BOOL, CHOICE, KERNEL, PAIR, PADDING, SHAPE = (
+    "int", "float", "bool", "choice", "kernel", "pair", "padding", "shape")
 PADS, LEVELS = "pads", "levels"  # ZeroPad2d's sides; a pyramid's levels
 MAX_LEVELS = 8
 MAX_SIZE = 65536  # the largest channel count, height or width a shape parameter takes
@@ -28,11 +29,12 @@ MAX_SIZE = 65536  # the largest channel count, height or width a shape parameter
 class Param:
     """One typed parameter of a block.
 
-    kind: int | float | bool | choice | kernel (int or [kh, kw]) | padding ("same",
-    "valid" or int >= 0) | shape (list of 1 or 3 positive ints) | pads (int >= 0 or
-    [left, right, top, bottom]) | levels (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]).
-    `default=None` on a param named `stride` of a pool means "same as pool_size"; on
-    another param, "not set" (its doc says what is used instead).
+    kind: int | float | bool | choice | kernel (int or [kh, kw]) | pair (a stride or a
+    dilation: int or [h, w]) | padding ("same", "valid", int >= 0 or [ph, pw]) | shape
+    (list of 1 or 3 positive ints) | pads (int >= 0 or [left, right, top, bottom]) |
+    levels (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]). `default=None` on a param
+    named `stride` of a pool means "same as pool_size"; on another param, "not set"
+    (its doc says what is used instead).
     """
     name: str
     kind: str
@@ -75,7 +77,7 @@ class Param:
                 opts = ", ".join(str(c) for c in self.choices)
                 return None, f"{self.name} must be one of {opts}, not {_show(value)}"
             return value, None
-        if k == KERNEL:
+        if k in (KERNEL, PAIR):
             pair = _int_or_pair(value)
             if pair is None:
                 return None, f"{self.name} must be a whole number or [h, w], not {_show(value)}"
@@ -91,7 +93,11 @@ class Param:
                 return value, None
             if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64:
                 return value, None
-            return None, f'{self.name} must be "same", "valid" or a whole number 0..64, not {_show(value)}'
+            pair = _int_or_pair(value) if isinstance(value, (list, tuple)) else None
+            if pair is not None and all(0 <= v <= 64 for v in pair):
+                return list(pair), None
+            return None, (f'{self.name} must be "same", "valid", a whole number 0..64 or '
+                          f'[h, w] of them, not {_show(value)}')
         if k == SHAPE:
             # each reason names what is wrong with the value given, and the real limit
             if not isinstance(value, (list, tuple)) or len(value) not in (1, 3):
@@ -222,7 +228,7 @@ def _int_or_pair(value: Any) -> tuple[int, int] | None:
 
 
 def pair(value: Any) -> tuple[int, int]:
-    """A kernel/stride value as (h, w)."""
+    """A kernel/stride/dilation/padding amount as (h, w)."""
     p = _int_or_pair(value)
     assert p is not None, value
     return p

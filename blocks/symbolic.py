@@ -342,12 +342,15 @@ class BatchNorm2d(_BatchNorm):
 
 
 class _Pool2d(Module):
-    """Output (n + 2p − d(k−1) − 1) // s + 1 (floor mode); padding at most half the kernel."""
+    """Output (n + 2p − d(k−1) − 1) // s + 1 in floor mode; in ceil mode rounded up, less one
+    if the last window would start past the input and its left padding (torch's
+    pooling_output_shape); padding at most half the kernel."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         self.k = _pair(kernel_size)
         self.s = self.k if stride is None or stride == [] else _pair(stride)
         self.p, self.d = _pair(padding), _pair(dilation)
+        self.ceil = bool(ceil_mode)
         if min(self.s) <= 0:
             raise SymbolicError("stride should be greater than zero")
 
@@ -357,7 +360,9 @@ class _Pool2d(Module):
             raise SymbolicError("pad should be at most half of effective kernel size")
         out = []
         for n, k, s, p, d in zip(x.shape[-2:], self.k, self.s, self.p, self.d):
-            o = (n + 2 * p - d * (k - 1) - 1) // s + 1
+            o = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if self.ceil else 0)) // s + 1
+            if self.ceil and (o - 1) * s >= n + p:
+                o -= 1
             if o < 1:
                 raise SymbolicError(f"Output size is too small (input {n}, kernel {k})")
             out.append(o)
@@ -367,13 +372,26 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
-        super().__init__(kernel_size, stride, padding, dilation)
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
 
 class AvgPool2d(_Pool2d):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
-        super().__init__(kernel_size, stride, padding)
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Output [..., h, w] for any input size (FlopCounterMode counts no pooling)."""
+
+    def __init__(self, output_size):
+        self.out = _pair(output_size)
+
+    def forward(self, x):
+        _need_dims(x, (3, 4), "adaptive_avg_pool2d")
+        if min(x.shape[-2:]) < 1 or min(self.out) < 1:
+            raise SymbolicError("adaptive_avg_pool2d: sizes must be positive")
+        return Tensor(x.shape[:-2] + self.out)
 
 
 class _Namespace:

@@ -213,3 +213,166 @@ def test_densenet_transition_drawn_with_a_conv_without_bias_or_batchnorm(tmp_pat
         torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
     assert same_as_exported(g, tmp_path, x)
     assert export_onnx(g, tmp_path / "t.onnx").max_abs_diff <= 1e-5
+
+
+# --- stride / padding / dilation as [h, w] pairs --------------------------------------------
+
+def test_conv2d_takes_stride_padding_and_dilation_pairs_like_torch():
+    ref = torch.nn.Sequential()
+    ref.conv = torch.nn.Conv2d(4, 6, (3, 5), stride=(2, 1), padding=(1, 3), dilation=(1, 2))
+    ref.bn = torch.nn.Identity()
+    ref.act = torch.nn.ReLU()
+    assert_same_as_reference("Conv2d", {"filters": 6, "kernel_size": [3, 5], "stride": [2, 1],
+                                        "padding": [1, 3], "dilation": [1, 2]}, ref, (4, 11, 13))
+    # "same" with a stride pair pads d(k−1)//2 on each side, as at an int stride
+    ref.conv = torch.nn.Conv2d(4, 6, 3, stride=(1, 2), padding=(1, 1))
+    assert_same_as_reference("Conv2d", {"filters": 6, "stride": [1, 2]}, ref, (4, 11, 13))
+
+
+@pytest.mark.parametrize("type_id, cls", [("MaxPool2d", torch.nn.MaxPool2d),
+                                          ("AvgPool2d", torch.nn.AvgPool2d)])
+def test_pools_take_stride_and_padding_pairs_like_torch(type_id, cls):
+    ref = cls((3, 2), stride=(1, 2), padding=(1, 0))
+    assert_same_as_reference(type_id, {"pool_size": [3, 2], "stride": [1, 2],
+                                       "padding": [1, 0]}, ref, (3, 9, 9))
+
+
+def test_impossible_pairs_get_a_message_naming_the_axis_sizes():
+    conv, pool = REGISTRY["Conv2d"], REGISTRY["MaxPool2d"]
+    assert conv.resolve({"stride": [1, 0]})[1] == ["stride must be in 1..16, not [1, 0]"]
+    assert conv.resolve({"padding": [1, "same"]})[1] == [
+        'padding must be "same", "valid", a whole number 0..64 or [h, w] of them, '
+        "not [1, 'same']"]
+    params, _ = conv.resolve({"kernel_size": 5, "padding": [2, 0], "stride": [1, 2]})
+    assert conv.check([(3, 8, 4)], params) == (
+        'Conv2d: input 8×4 padded by 2×0 (12×4) is smaller than the 5×5 kernel — use padding '
+        '"same", more padding or a larger input')
+    params, _ = pool.resolve({"pool_size": [3, 2], "padding": [1, 2]})
+    assert pool.check([(3, 8, 8)], params) == (
+        'MaxPool2d: padding [1, 2] is more than half the 3×2 pool — use padding of at most '
+        '1 or "same"')
+
+
+def test_pairs_export_to_python_and_onnx(tmp_path):
+    g, _ = chain(("Conv2d", {"filters": 4, "kernel_size": [1, 7], "stride": [2, 1],
+                             "padding": [0, 3], "dilation": [1, 2]}),
+                 ("MaxPool2d", {"pool_size": [3, 2], "stride": [1, 2], "padding": [1, 0]}),
+                 shape=(3, 16, 16), name="pairs")
+    x = torch.randn(2, 3, 16, 16)
+    assert same_as_exported(g, tmp_path, x)
+    source = (tmp_path / "net.py").read_text()
+    assert "stride=(2, 1)" in source and "padding=(0, 3)" in source
+    assert export_onnx(g, tmp_path / "pairs.onnx").max_abs_diff <= 1e-5
+
+
+def test_inspector_reads_pairs_for_strides_and_paddings():
+    from app.ui.fields import Unreadable, parse_text
+    from blocks.spec import PADDING, PAIR
+    assert parse_text(PAIR, "2, 1") == [2, 1] and parse_text(PAIR, "2") == 2
+    assert parse_text(PADDING, "0, 3") == [0, 3] and parse_text(PADDING, "same") == "same"
+    assert isinstance(parse_text(PADDING, "1, 2, 3"), Unreadable)
+
+
+def test_pool_stride_field_takes_auto_a_number_or_a_pair(qtbot):
+    from app.ui.fields import ParamEditor
+    editor = ParamEditor(REGISTRY["MaxPool2d"].param_map["stride"])
+    qtbot.addWidget(editor)
+    sent = []
+    editor.edited.connect(lambda name, value: sent.append((name, value)))
+    for text in ("", "auto", "2", "2, 1"):
+        editor.widget.setText(text)
+        editor.widget.editingFinished.emit()
+    assert sent == [("stride", None), ("stride", None), ("stride", 2), ("stride", [2, 1])]
+    assert editor.check([2, 1]) == ([2, 1], None)
+
+
+# --- pooling ceil_mode and count_include_pad ------------------------------------------------
+
+def test_googlenet_and_squeezenet_ceil_mode_pools():
+    """torchvision's GoogLeNet and SqueezeNet 1.1 max-pools round up: 112 → 56 → 28 → 14 → 7
+    with ceil_mode, not 55 … (their parameter counts already matched; their shapes did not)."""
+    tv = import_torchvision()
+    googlenet = tv.models.googlenet(weights=None, aux_logits=False, init_weights=False)
+    squeezenet = tv.models.squeezenet1_1(weights=None)
+    for ref, shape in [(googlenet.maxpool1, (8, 112, 112)), (googlenet.maxpool2, (8, 56, 56)),
+                       (squeezenet.features[2], (8, 111, 111)),
+                       (squeezenet.features[2], (8, 54, 54))]:
+        assert (ref.kernel_size, ref.stride, ref.padding, ref.ceil_mode) == (3, 2, 0, True)
+        assert_same_as_reference("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True},
+                                 ref, shape)
+    _, stats = block("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True}, (8, 112, 112))
+    assert stats.output_shape == (8, 56, 56)
+    _, stats = block("MaxPool2d", {"pool_size": 3, "stride": 2}, (8, 112, 112))
+    assert stats.output_shape == (8, 55, 55)
+
+
+def test_ceil_mode_lets_a_pool_take_an_input_smaller_than_its_window_as_torch_does():
+    params, _ = REGISTRY["MaxPool2d"].resolve({"pool_size": 3, "stride": 2, "ceil_mode": True})
+    assert REGISTRY["MaxPool2d"].check([(4, 2, 2)], params) is None
+    assert node_stats("MaxPool2d", params, [(4, 2, 2)]).output_shape == (4, 1, 1)
+    params["ceil_mode"] = False
+    assert "smaller than the 3×3 pool" in REGISTRY["MaxPool2d"].check([(4, 2, 2)], params)
+
+
+def test_average_pool_without_the_padding_zeros_as_timm_inception():
+    """timm's Inception-v4 / -ResNet-v2 branch pool: AvgPool2d(3, 1, 1, count_include_pad=False)."""
+    ref = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    ours = assert_same_as_reference("AvgPool2d", {"pool_size": 3, "stride": 1, "padding": 1,
+                                                  "count_include_pad": False}, ref, (4, 7, 7))
+    x = torch.ones(1, 4, 7, 7)
+    assert torch.equal(ours(x), x)  # the corners average 4 ones, not 4 ones and 5 zeros
+    ours, _ = block("AvgPool2d", {"pool_size": 3, "stride": 1, "padding": 1}, (4, 7, 7))
+    assert ours(x)[0, 0, 0, 0].item() == pytest.approx(4 / 9)
+
+
+def test_pool_options_export_to_python_and_onnx(tmp_path):
+    g, _ = chain(("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True}),
+                 ("AvgPool2d", {"pool_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                                "count_include_pad": False}), shape=(3, 16, 16), name="pools")
+    x = torch.randn(2, 3, 16, 16)
+    assert same_as_exported(g, tmp_path, x)
+    assert "count_include_pad=False" in (tmp_path / "net.py").read_text()
+    assert export_onnx(g, tmp_path / "pools.onnx").max_abs_diff <= 1e-5
+
+
+# --- adaptive average pooling to a fixed size -----------------------------------------------
+
+def test_vgg_head_is_exact_at_any_input_size(tmp_path):
+    """torchvision VGG's avgpool (AdaptiveAvgPool2d((7, 7))) then flatten and a Linear, at an
+    input that is not 7×7 and not a multiple of it: same numbers and outputs as torch."""
+    tv = import_torchvision()
+    with torch.device("meta"):
+        vgg_pool = tv.models.vgg11().avgpool
+    assert vgg_pool.output_size == (7, 7)
+    ref = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(vgg_pool.output_size),
+                              torch.nn.Flatten(1), torch.nn.Linear(16 * 49, 10))
+    g, ids = chain(("AdaptiveAvgPool2d", {"output_size": [7, 7]}), "Flatten",
+                   ("Linear", {"units": 10}), shape=(16, 13, 10), name="vgg head")
+    assert g.info[ids[1]].output_shape == (16, 7, 7)
+    model = compile_graph(g).eval()
+    model.load_state_dict(dict(zip(model.state_dict(), ref.state_dict().values())))
+    x = torch.randn(2, 16, 13, 10)
+    assert (g.totals()["total_params"], g.totals()["total_macs"]) == (
+        sum(p.numel() for p in ref.parameters()), macs(ref, x[:1]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert same_as_exported(g, tmp_path, x)
+    assert export_onnx(g, tmp_path / "head.onnx").max_abs_diff <= 1e-5
+
+
+def test_adaptive_pool_refuses_a_flat_input_and_takes_a_small_one():
+    spec = REGISTRY["AdaptiveAvgPool2d"]
+    params, _ = spec.resolve({"output_size": [2, 3]})
+    assert "needs a [C, H, W] input" in spec.check([(8,)], params)
+    assert node_stats("AdaptiveAvgPool2d", params, [(4, 1, 1)]).output_shape == (4, 2, 3)
+    assert spec.resolve({"output_size": 0})[1] == ["output_size must be in 1..1024, not 0"]
+
+
+def test_adaptive_pool_field_exact_when_even_and_the_largest_window_when_not():
+    from app.graph.receptive import receptive_fields
+    g, ids = chain(("AdaptiveAvgPool2d", {"output_size": [7, 7]}), shape=(1, 14, 13))
+    nf = receptive_fields(g)[ids[1]]
+    # 14 → 7: windows of 2, stride 2; 13 → 7: windows [floor(13i/7), ceil(13(i+1)/7)) of
+    # 2 or 3 pixels, the largest 3, 13/7 apart on average
+    assert nf.receptive_field == [2, 3] and nf.effective_stride[0] == 2
+    assert nf.warning and "largest" in nf.warning

@@ -150,7 +150,19 @@ BLOCK_CASES = {  # type → (params, input shape); small but big enough for the 
     "ReductionB/resnet_v1": ({"variant": "resnet_v1"}, (4, 15, 15)),
     "ReductionA": ({"k": 4, "l": 4, "m": 4, "n": 4}, (8, 15, 15)),
     "Conv2d/dilated": ({"filters": 3, "kernel_size": [3, 5], "stride": 2, "dilation": 2}, (2, 15, 15)),
+    "Conv2d/pairs": ({"filters": 2, "kernel_size": [3, 5], "stride": [2, 1],
+                      "dilation": [1, 2], "padding": [1, 3]}, (2, 15, 15)),
+    "Conv2d/same-pairs": ({"filters": 2, "kernel_size": [3, 4], "stride": [1, 2],
+                           "dilation": [2, 1]}, (2, 15, 15)),
     "MaxPool2d/same": ({"pool_size": 3, "stride": 2, "padding": "same"}, (2, 11, 11)),
+    "AvgPool2d/pairs": ({"pool_size": [3, 2], "stride": [1, 2], "padding": [1, 0]},
+                        (2, 11, 11)),
+    "AdaptiveAvgPool2d": ({"output_size": [4, 8]}, (2, 16, 16)),  # windows 4×2, exact
+    "AdaptiveAvgPool2d/global": ({"output_size": 1}, (2, 9, 9)),
+    "MaxPool2d/ceil": ({"pool_size": 3, "stride": 2, "ceil_mode": True}, (2, 12, 12)),
+    "AvgPool2d/ceil-exclude-pad": ({"pool_size": 3, "stride": 2, "padding": 1,
+                                    "ceil_mode": True, "count_include_pad": False},
+                                   (2, 12, 12)),
     "SqueezeExcite": ({"reduction": 2}, (4, 7, 7)),
     "DenseBlock": ({"growth_rate": 2, "layers": 3}, (2, 11, 11)),
     "Linear": ({}, (2, 5, 5)),
@@ -230,12 +242,13 @@ def _random_layer(r: random.Random):
     return r.choice([
         lambda: ("Conv2d", {"filters": r.choice([2, 3]),
                             "kernel_size": r.choice([1, 2, 3, 5, [1, 3], [3, 1]]),
-                            "stride": r.choice([1, 1, 2, 3]),
-                            "padding": r.choice(["same", "valid", 0, 1, 2]),
-                            "dilation": r.choice([1, 1, 2])}),
+                            "stride": r.choice([1, 1, 2, 3, [1, 2]]),
+                            "padding": r.choice(["same", "valid", 0, 1, 2, [0, 1]]),
+                            "dilation": r.choice([1, 1, 2, [2, 1]])}),
         lambda: (r.choice(["MaxPool2d", "AvgPool2d"]),
-                 {"pool_size": r.choice([2, 3, [2, 3]]), "stride": r.choice([None, 1, 2]),
-                  "padding": r.choice(["valid", "same"])}),
+                 {"pool_size": r.choice([2, 3, [2, 3]]),
+                  "stride": r.choice([None, 1, 2, [2, 1]]),
+                  "padding": r.choice(["valid", "same", [1, 0]])}),
         lambda: ("VGGBlock", {"filters": 2, "convs": r.choice([1, 2])}),
         lambda: ("Residual", {"filters": r.choice([2, 3]), "stride": r.choice([1, 2])}),
         lambda: ("Inception", {"f1": 1, "f3_reduce": 1, "f3": 2, "f5_reduce": 1, "f5": 1,
@@ -265,6 +278,9 @@ def random_graph(seed: int) -> NetGraph:
             a = attach(cur, _random_layer(r))
             b = attach(cur, _random_layer(r)) if r.random() < 0.7 else cur
             if a is None or b is None:
+                for n in (a, b):  # the branch that did fit would be a second output
+                    if n is not None and n != cur:
+                        g.remove_node(n)
                 continue
             sa, sb = g.info[a].output_shape, g.info[b].output_shape
             kind = "Add" if sa == sb else "Concat" if sa[1:] == sb[1:] else None
@@ -279,6 +295,8 @@ def random_graph(seed: int) -> NetGraph:
             cur = j
         else:
             cur = attach(cur, _random_layer(r)) or cur
+    if g.type_of(cur) == "Input":  # every layer drawn was undone: a graph needs one
+        attach(cur, ("Conv2d", {"filters": 2}))
     return g
 
 

@@ -22,7 +22,18 @@ from app.graph.analysis import node_stats
 from app.graph.grouping import expose, group
 from app.graph.oracle import meta_numbers
 from blocks import REGISTRY
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, MAX_LEVELS, PADDING, PADS
+from blocks.spec import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    KERNEL,
+    LEVELS,
+    MAX_LEVELS,
+    PADDING,
+    PADS,
+    PAIR,
+)
 
 torch.set_num_threads(2)
 
@@ -54,8 +65,14 @@ def _values(p):
     if p.kind == KERNEL:
         k = st.integers(int(p.min or 1), min(int(p.max or 7), 7))
         return st.one_of(k, st.lists(k, min_size=2, max_size=2))
+    if p.kind == PAIR:  # a stride or dilation; None (= the window) where that is the default
+        v = st.integers(int(p.min or 1), min(int(p.max or 4), 4))
+        pairs = st.one_of(v, st.lists(v, min_size=2, max_size=2))
+        return pairs if p.default is not None else st.one_of(st.none(), pairs)
     if p.kind == PADDING:
-        return st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 4))
+        amount = st.integers(0, 4)
+        return st.one_of(st.sampled_from(["same", "valid"]), amount,
+                         st.lists(amount, min_size=2, max_size=2))
     if p.kind == PADS:
         side = st.integers(0, 5)
         return st.one_of(side, st.lists(side, min_size=4, max_size=4))

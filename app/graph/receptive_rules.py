@@ -23,12 +23,14 @@ def _same(k: int, d: int = 1) -> int:
     return d * (k - 1) // 2
 
 
-def _padding(value, k: tuple[int, int], d: int = 1) -> tuple[int, int]:
+def _padding(value, k: tuple[int, int], d=1) -> tuple[int, int]:
+    """Left padding (h, w) of a conv/pool; value and d are each an int or [h, w]."""
     if value == "valid":
         return 0, 0
     if value == "same":
-        return _same(k[0], d), _same(k[1], d)
-    return value, value
+        dh, dw = pair(d)
+        return _same(k[0], dh), _same(k[1], dw)
+    return pair(value)
 
 
 def network_input(fields, ctx):
@@ -78,7 +80,28 @@ def pool(fields, ctx):
     p = ctx.params
     k = pair(p["pool_size"])
     s = p["stride"] if p["stride"] is not None else k
-    return fields[0].layer(k, s, _padding(p["padding"], k))
+    return fields[0].layer(k, s, _padding(p["padding"], k))  # ints or [h, w] pairs
+
+
+def adaptive_pool(fields, ctx):
+    """Output unit i of n → out averages input units [floor(i·n/out), ceil((i+1)·n/out)):
+    a pool with k = s = n/out when out divides n; otherwise the windows differ in size
+    and step by n/out on average, and we report the largest (with a warning)."""
+    f, hw = fields[0], ctx.in_hw()
+    axes, uneven = [], False
+    for ax, n, o in zip((f.h, f.w), hw, pair(ctx.params["output_size"])):
+        if o == 1:
+            axes.append(ax.whole(n))
+        elif n % o == 0:
+            axes.append(ax.layer(n // o, n // o, 0))
+        else:
+            uneven = True
+            k = max(-(-(i + 1) * n // o) - i * n // o for i in range(o))
+            axes.append(Axis(ax.r + (k - 1) * ax.j, ax.j * Fraction(n, o), ax.u))
+    if uneven:
+        ctx.warn("AdaptiveAvgPool2d: the input is not a multiple of the output size, so "
+                 "the windows differ in size; shown: the largest")
+    return Field(*axes)
 
 
 def vgg(fields, ctx):
@@ -226,6 +249,7 @@ RULES: dict[str, Rule] = {
     "ConvTranspose2d": transposed,
     "MaxPool2d": pool,
     "AvgPool2d": pool,
+    "AdaptiveAvgPool2d": adaptive_pool,
     "GlobalAvgPool": whole,
     "GlobalMaxPool": whole,
     "Flatten": whole,

@@ -20,7 +20,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.graph.composite import MAX_REPEAT
-from blocks.spec import BOOL, CHOICE, FLOAT, INT, KERNEL, LEVELS, PADDING, PADS, SHAPE, Param
+from blocks.spec import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    KERNEL,
+    LEVELS,
+    PADDING,
+    PADS,
+    PAIR,
+    SHAPE,
+    Param,
+)
 
 
 class _WheelGuard(QObject):
@@ -89,7 +101,10 @@ def parse_text(kind: str, text: str) -> Any:
             return t.lower()
         if re.fullmatch(r"-?\d+", t):
             return int(t)
-        return Unreadable(t, f"{t!r} is not \"same\", \"valid\" or a whole number")
+        nums = read_numbers(t)
+        if not isinstance(nums, Unreadable) and len(nums) == 2:
+            return nums  # [h, w]: Param.check judges the range
+        return Unreadable(t, f"{t!r} is not \"same\", \"valid\", a whole number or h, w")
     if kind in (INT, FLOAT):
         v = _number(t, kind == INT)
         if v is None and kind == INT and _number(t, False) is not None:
@@ -100,7 +115,7 @@ def parse_text(kind: str, text: str) -> Any:
         return nums
     if not nums:
         return Unreadable(t, "nothing was typed")
-    if kind in (KERNEL, PADS):
+    if kind in (KERNEL, PADS, PAIR):
         return nums[0] if len(nums) == 1 else nums
     return nums  # SHAPE, LEVELS
 
@@ -248,12 +263,14 @@ class ParamEditor(_Field):
             w.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             w.activated.connect(lambda i: self._emit(parse_text(k, w.itemText(i))))
             w.lineEdit().editingFinished.connect(lambda: self._emit(parse_text(k, w.currentText())))
-        else:  # KERNEL, SHAPE, PADS, LEVELS: numbers typed in a line
+        else:  # KERNEL, PAIR, SHAPE, PADS, LEVELS: numbers typed in a line
             w = QLineEdit(self)
-            w.setPlaceholderText(_PLACEHOLDERS.get(k, "C, H, W") if not self.nullable
-                                 else "empty: not set")
-            w.editingFinished.connect(lambda: self._emit(
-                None if self.nullable and not w.text().strip() else parse_text(k, w.text())))
+            if k == PAIR:
+                w.setPlaceholderText("auto, 2 or 2, 1" if self.nullable else "2 or 2, 1")
+            else:
+                w.setPlaceholderText(_PLACEHOLDERS.get(k, "C, H, W") if not self.nullable
+                                     else "empty: not set")
+            w.editingFinished.connect(lambda: self._emit(self._read_line(w.text())))
         if isinstance(w, QComboBox):
             guard_wheel(w)
         w.setToolTip(param.doc)
@@ -261,6 +278,11 @@ class ParamEditor(_Field):
 
     def _emit(self, value) -> None:
         self.edited.emit(self.param.name, value)
+
+    def _read_line(self, text: str) -> Any:
+        if self.nullable and text.strip().lower() in ("", "auto"):
+            return None  # e.g. a pool's stride: the same as its window
+        return parse_text(self.param.kind, text)
 
     def check(self, value) -> tuple[Any, str | None]:
         """(value for the model, None) or (None, why not), saying what was wrong with text."""
