@@ -328,6 +328,10 @@ def test_unsupported_op_names_the_node_and_what_is_supported(tmp_path):
     ops = [helper.make_node("Sin", ["x"], ["y"], name="weird")]
     text = _refusal(_save(_tiny(ops=ops, inits=[], out_rank=4), tmp_path / "sin.onnx"))
     assert "ONNX node 0 'weird' (Sin)" in text and "supported:" in text and "Conv" in text
+    model = _tiny(ops=[helper.make_node("Fancy", ["x"], ["y"], name="f", domain="com.example")],
+                  inits=[], out_rank=4)
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    assert "ONNX node 0 'f' (com.example::Fancy)" in _refusal(_save(model, tmp_path / "f.onnx"))
 
 
 def test_two_outputs_refused(tmp_path):

@@ -95,7 +95,7 @@ class Converter:
 
     # ---- running --------------------------------------------------------------------------
     def run(self) -> None:
-        from .onnx_ops import OPS, supported_text
+        from .onnx_ops import OPS
         for i, node in enumerate(self.m.proto.graph.node):
             self.i, self.node = i, node
             if node.domain in ("", "ai.onnx") and node.op_type in FOLDABLE and \
@@ -104,10 +104,7 @@ class Converter:
                 continue
             handler = OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             if handler is None:
-                what = f"{text(node.domain)}::{text(node.op_type)}" if node.domain \
-                    else text(node.op_type)
-                raise ImportRefused(f"{self.where()}: the operator {term_safe(what)} has no "
-                                    f"NetCanvas equivalent; supported: {supported_text()}")
+                raise unsupported(i, node)
             handler(self, node)
         out = self.value(self.m.output_name)
         if out.node is None or out.pad is not None or out.sigmoid_of is not None:
@@ -291,6 +288,23 @@ def image(c: Converter, v: Value) -> Value:
     if len(v.shape) != 3:
         raise c.refuse(f"its input is {list(v.shape)} per sample; this layer takes [C, H, W]")
     return v
+
+
+def check_ops(proto) -> None:
+    """Refuse the first node whose operator NetCanvas neither imports nor folds."""
+    from .onnx_ops import OPS
+    for i, node in enumerate(proto.graph.node):
+        if node.domain not in ("", "ai.onnx") or (node.op_type not in OPS
+                                                   and node.op_type not in FOLDABLE):
+            raise unsupported(i, node)
+
+
+def unsupported(i: int, node) -> ImportRefused:
+    from .onnx_ops import supported_text
+    what = f"{text(node.domain)}::{text(node.op_type)}" if node.domain else text(node.op_type)
+    name = f" {term_safe(text(node.name)[:80])!r}" if node.name else ""
+    return ImportRefused(f"ONNX node {i}{name} ({term_safe(what[:80])}): the operator has no "
+                         f"NetCanvas equivalent; supported: {supported_text()}")
 
 
 def text(value) -> str:

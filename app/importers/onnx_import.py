@@ -15,7 +15,7 @@ import numpy as np
 
 from ..textsafe import term_safe
 from . import ImportRefused, ImportResult
-from .onnx_graph import Converter, Pending, has_param
+from .onnx_graph import Converter, Pending, check_ops, has_param
 from .onnx_load import LoadedModel, load_onnx
 
 TOLERANCE = 1e-5
@@ -33,7 +33,7 @@ def import_onnx(path: str | os.PathLike, input_shape: list[int] | None = None) -
 
 
 def _import(path: Path, input_shape) -> ImportResult:
-    loaded = load_onnx(path, input_shape)
+    loaded = load_onnx(path, input_shape, check_ops)
     conv = Converter(loaded)
     conv.run()
     nodes = _reaching(conv.nodes, conv.output)

@@ -41,7 +41,10 @@ class LoadedModel:
     initializers: dict[str, Any] = field(default_factory=dict)  # name → TensorProto
 
 
-def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None) -> LoadedModel:
+def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None,
+              check_ops=None) -> LoadedModel:
+    """The model read and checked; `check_ops(proto)` may refuse it before shape inference
+    (which cannot see through operators it does not know)."""
     import onnx
     p = Path(path)
     raw = _read_bounded(p, MAX_FILE_BYTES, what="the ONNX file")
@@ -70,6 +73,8 @@ def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None) -> 
     if len(outputs) != 1:
         raise ImportRefused(f"the model has {len(outputs)} outputs ({_names(outputs)}); "
                             f"NetCanvas imports networks with exactly one output")
+    if check_ops is not None:
+        check_ops(proto)
     shapes = _infer_shapes(proto, inits, name, shape, p.name)
     return LoadedModel(proto, opset, name, shape, batch_fixed, outputs[0], shapes, inits)
 

@@ -250,8 +250,10 @@ def op_mul(c: Converter, node):
         if gate.shape[1:] == (1, 1) and gate.shape[0] == big.shape[0] or x.shape == y.shape:
             c.emit("Multiply", {}, [big.node, gate.node], big.shape)
             return
+    gate = ("or as a channel gate ([C, H, W] · [C, 1, 1])" if "Multiply" in REGISTRY else
+            "(a channel gate needs a Multiply block, which this catalogue does not have)")
     raise c.refuse(f"it multiplies {list(x.shape)} by {list(y.shape)}; NetCanvas imports Mul "
-                   f"as SiLU (x·sigmoid(x)) or as a channel gate ([C, H, W] · [C, 1, 1])")
+                   f"as SiLU (x·sigmoid(x)) {gate}")
 
 
 # ---- padding and resizing -------------------------------------------------------------------
