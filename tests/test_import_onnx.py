@@ -400,9 +400,29 @@ def test_huge_declared_dims_refused(tmp_path):
     assert "declares 9,000,000,000,000 elements" in _refusal(_save(model, tmp_path / "h2.onnx"))
 
 
+def _folding_model():
+    """The tiny model with its Flatten as a Reshape whose target the graph computes from
+    constants (a Concat of two Constants), so byte flips reach the constant folding too."""
+    model = _tiny()
+    nodes = list(model.graph.node)
+    const = [helper.make_node("Constant", [], [name], value=helper.make_tensor(
+        name, TensorProto.INT64, [1], [v])) for name, v in (("k0", 0), ("k1", -1))]
+    fold = [*const, helper.make_node("Concat", ["k0", "k1"], ["target"], axis=0),
+            helper.make_node("Reshape", ["g", "target"], ["f"], name="flat")]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes[:3] + fold + nodes[4:])
+    return model
+
+
+def test_folded_constants_feed_a_reshape(tmp_path):
+    result = import_onnx(_save(_folding_model(), tmp_path / "fold.onnx"))
+    assert [n["type"] for n in result.project["nodes"]] == [
+        "Input", "Conv2d", "GlobalAvgPool", "Linear"]
+
+
 @pytest.fixture(scope="module")
 def tiny_bytes():
-    return _tiny().SerializeToString()
+    return _folding_model().SerializeToString()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
