@@ -219,6 +219,10 @@ _SPECS = [
     block("Add", "Merge", "layers:Add", (), "Element-wise sum.",
           "Adds inputs of identical shape element-wise.",
           inputs="many", check=ck.check_add, args=no_args),
+    block("Multiply", "Merge", "layers:Multiply", (), "Element-wise product (channel gates).",
+          "Multiplies its inputs element-wise, broadcasting as torch does: a [C] or "
+          "[C, 1, 1] gate scales each channel of a [C, H, W] map.",
+          inputs="many", check=ck.check_multiply, args=no_args),
 
     # Normalization & regularization
     block("Dropout", "Normalization & regularization", "layers:DropoutLayer", (
@@ -344,8 +348,18 @@ _SPECS = [
     # Other blocks
     block("SqueezeExcite", "Other blocks", "misc:SqueezeExcite", (
         count("reduction", 16, "channel reduction ratio r of the hidden layer", hi=1024),
+        Param("squeeze_channels", INT, None, "hidden width (empty = C // reduction; "
+              "torchvision / timm compute it, e.g. 8-divisible)", min=1, max=8192),
+        Param("bias", BOOL, False, "biases on both FC layers (torchvision and timm: true)"),
+        act(doc="activation after the first FC (EfficientNet: silu)"),
+        Param("gate", CHOICE, "sigmoid", "the gate's function (MobileNetV3: hardsigmoid)",
+              choices=("sigmoid", "hardsigmoid")),
+        Param("fc", CHOICE, "linear", 'FC layers as "linear" layers on the pooled [C], or '
+              '"conv" 1×1 convs on the pooled [C, 1, 1] (torchvision / timm weight shapes)',
+              choices=("linear", "conv")),
     ), "Squeeze-and-Excitation channel attention.",
-        "GAP → Linear C/r → ReLU → Linear C → sigmoid, scaling each channel of the input.",
+        "GAP → FC C/r → ReLU → FC C → sigmoid, scaling each channel of the input (FCs, "
+        "biases, activation and gate as set).",
         key_params=("reduction",), check=ck.check_se, args=se_args),
     block("DenseBlock", "Other blocks", "misc:DenseBlock", (
         count("growth_rate", 32, "channels each layer adds", hi=1024),

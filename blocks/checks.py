@@ -253,11 +253,25 @@ def reduction_check(tid):
     return check
 
 
+def check_multiply(in_shapes, p):
+    """Torch's broadcasting, after a [C] input next to a [C, H, W] one became [C, 1, 1]."""
+    image = any(len(x) == 3 for x in in_shapes)
+    shapes = [(x[0], 1, 1) if image and len(x) == 1 else tuple(x) for x in in_shapes]
+    out = shapes[0]
+    for i, (x, given) in enumerate(zip(shapes[1:], in_shapes[1:]), start=2):
+        if len(x) != len(out) or any(a != b and 1 not in (a, b) for a, b in zip(out, x)):
+            return (f"Multiply: input {i} is {fmt(given)} and does not broadcast with "
+                    f"{fmt(out)} — multiply by the same shape, or by a gate of {out[0]} "
+                    f"channels ([{out[0]}] or [{out[0]}, 1, 1])")
+        out = tuple(max(a, b) for a, b in zip(out, x))
+    return None
+
+
 def check_se(in_shapes, p):
     x = in_shapes[0]
     if err := need_image("SqueezeExcite", x):
         return err
-    if p["reduction"] > x[0]:
+    if p["squeeze_channels"] is None and p["reduction"] > x[0]:
         return (f"SqueezeExcite: reduction {p['reduction']} is larger than the {x[0]} input "
                 f"channels — use a reduction of at most {x[0]}")
     return None

@@ -149,6 +149,20 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=1)
 
 
+class Multiply(nn.Module):
+    """Element-wise product with broadcasting: a [C] or [C, 1, 1] input (a gate) scales each
+    channel of a [C, H, W] one; inputs of identical shape multiply element by element."""
+
+    def forward(self, *xs):
+        image = any(x.dim() == 4 for x in xs)
+        out = None
+        for x in xs:
+            if image and x.dim() == 2:
+                x = x[:, :, None, None]  # [N, C] → [N, C, 1, 1]
+            out = x if out is None else out * x
+        return out
+
+
 class Add(nn.Module):
     """Element-wise sum of inputs of identical shape."""
 

@@ -2,20 +2,36 @@
 import torch
 import torch.nn as nn
 
+from .common import make_activation
+
 
 class SqueezeExcite(nn.Module):
-    """GAP → Linear C/r → ReLU → Linear C → sigmoid → scale the channels."""
+    """GAP → FC C→hidden → activation → FC hidden→C → gate → scale the channels.
 
-    def __init__(self, channels, reduction=16):
+    hidden is squeeze_channels, else C // reduction. The two FCs are Linear layers, or with
+    fc="conv" 1×1 convs on the pooled [C, 1, 1] map (torchvision's SqueezeExcitation and
+    timm's SEModule: there with bias=True, and gate hardsigmoid in MobileNetV3)."""
+
+    def __init__(self, channels, reduction=16, squeeze_channels=None, bias=False,
+                 activation="relu", gate="sigmoid", fc="linear"):
         super().__init__()
-        hidden = channels // reduction
+        hidden = squeeze_channels or channels // reduction
         if hidden < 1:
             raise ValueError(f"SqueezeExcite: reduction {reduction} is larger than the "
                              f"{channels} channels")
-        self.fc = nn.Sequential(nn.Linear(channels, hidden, bias=False), nn.ReLU(),
-                                nn.Linear(hidden, channels, bias=False), nn.Sigmoid())
+        self.conv = fc == "conv"
+        if self.conv:
+            squeeze = nn.Conv2d(channels, hidden, 1, bias=bias)
+            excite = nn.Conv2d(hidden, channels, 1, bias=bias)
+        else:
+            squeeze = nn.Linear(channels, hidden, bias=bias)
+            excite = nn.Linear(hidden, channels, bias=bias)
+        self.fc = nn.Sequential(squeeze, make_activation(activation), excite,
+                                make_activation(gate))
 
     def forward(self, x):
+        if self.conv:
+            return x * self.fc(x.mean(dim=(2, 3), keepdim=True))
         scale = self.fc(x.mean(dim=(2, 3)))
         return x * scale[:, :, None, None]
 

@@ -30,7 +30,7 @@ class InvertedResidual(nn.Module):
     conv (stride) → squeeze-and-excitation to max(1, ⌊C·se_ratio⌋) (none at 0) → linear 1×1
     projection to `filters`; each conv-BN, the first two with the activation; the input is
     added when stride is 1 and C == filters. MobileNetV2: relu6, k 3, no SE; EfficientNet's
-    MBConv: silu, k 3 or 5, se_ratio 0.25 (and BatchNorm eps 0.001, momentum 0.01)."""
+    MBConv: silu, k 3 or 5, se_ratio 0.25 (B5-B7: BatchNorm eps 0.001, momentum 0.01)."""
 
     def __init__(self, in_channels, filters=16, expand_ratio=6.0, stride=1, kernel_size=3,
                  se_ratio=0.0, activation="relu6", eps=1e-5, momentum=0.1):

@@ -8,9 +8,8 @@ when something builds or exports it, so validating a drawing needs no torch at a
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 Shape = tuple[int, ...]  # per-sample shape, channels first: (C, H, W) or (F,)
 
@@ -31,10 +30,10 @@ class Param:
 
     kind: int | float | bool | choice | kernel (int or [kh, kw]) | pair (a stride or a
     dilation: int or [h, w]) | padding ("same", "valid", int >= 0 or [ph, pw]) | shape
-    (list of 1 or 3 positive ints) | pads (int >= 0 or [left, right, top, bottom]) |
-    levels (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]). `default=None` on a param
-    named `stride` of a pool means "same as pool_size"; on another param, "not set"
-    (its doc says what is used instead).
+    (list of 1 or 3 positive ints) | pads (int >= 0 or [left, right, top, bottom]) | levels
+    (1 to MAX_LEVELS ints >= 1, e.g. [1, 2, 4]). `default=None` on a param named `stride`
+    of a pool means "same as pool_size"; on another param, "not set" (its doc says what is
+    used instead).
     """
     name: str
     kind: str

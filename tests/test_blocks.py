@@ -145,7 +145,8 @@ def test_registry_shape():
         assert s.type_id == t and s.builds and s.doc and s.category in CATEGORIES
         assert 1 <= len(s.key_params) <= 3 or not s.params
         assert set(s.key_params) <= set(s.param_map)
-        assert s.inputs == ("none" if t == "Input" else "many" if t in ("Concat", "Add") else "one")
+        assert s.inputs == ("none" if t == "Input" else
+                            "many" if t in ("Concat", "Add", "Multiply") else "one")
         for prm in s.params:
             assert prm.doc
             assert prm.check(prm.default) == (prm.default, None), (t, prm.name)

@@ -376,3 +376,74 @@ def test_adaptive_pool_field_exact_when_even_and_the_largest_window_when_not():
     # 2 or 3 pixels, the largest 3, 13/7 apart on average
     assert nf.receptive_field == [2, 3] and nf.effective_stride[0] == 2
     assert nf.warning and "largest" in nf.warning
+
+
+# --- SqueezeExcite with biases, and a channel Multiply to draw gates by hand ---------------
+
+@pytest.mark.parametrize("gate, activation", [("sigmoid", "relu"), ("hardsigmoid", "relu"),
+                                              ("sigmoid", "silu")])
+def test_squeeze_excite_is_torchvisions_squeeze_excitation(gate, activation):
+    """torchvision.ops.SqueezeExcitation (ResNet-style SE, MobileNetV3 with hardsigmoid,
+    EfficientNet with SiLU); timm's SEModule has the same layers: fc1/fc2 1×1 convs with
+    bias, x.mean((2, 3), keepdim=True), act, gate."""
+    import_torchvision()
+    from torchvision.ops import SqueezeExcitation
+    acts = {"relu": torch.nn.ReLU, "silu": torch.nn.SiLU, "sigmoid": torch.nn.Sigmoid,
+            "hardsigmoid": torch.nn.Hardsigmoid}
+    ref = SqueezeExcitation(24, 8, activation=acts[activation], scale_activation=acts[gate])
+    assert_same_as_reference("SqueezeExcite", {"squeeze_channels": 8, "bias": True,
+                                               "fc": "conv", "gate": gate,
+                                               "activation": activation},
+                             ref, (24, 7, 9), exact_keys=False)
+
+
+def test_squeeze_excite_defaults_are_unchanged():
+    ours, stats = block("SqueezeExcite", {}, (64, 8, 8))
+    assert list(ours.state_dict()) == ["fc.0.weight", "fc.2.weight"]
+    assert stats.params == 2 * 64 * 4 and stats.macs == 2 * 64 * 4
+    _, stats = block("SqueezeExcite", {"bias": True, "squeeze_channels": 5}, (64, 8, 8))
+    assert stats.params == 2 * 64 * 5 + 5 + 64
+
+
+def test_squeeze_excitation_drawn_by_hand_with_multiply(tmp_path):
+    """x → AdaptiveAvgPool2d(1) → 1×1 Conv2d(relu) → 1×1 Conv2d(hardsigmoid) → Multiply(x, ·)
+    is torchvision's MobileNetV3 SqueezeExcitation: weights, numbers, outputs, exports."""
+    import_torchvision()
+    from torchvision.ops import SqueezeExcitation
+    ref = SqueezeExcitation(16, 8, scale_activation=torch.nn.Hardsigmoid).eval()
+    from app.graph import NetGraph
+    g = NetGraph("hand-drawn SE")
+    x = g.add_node("Input", {"shape": [16, 9, 9]})
+    pool = g.add_node("AdaptiveAvgPool2d", {"output_size": 1})
+    fc1 = g.add_node("Conv2d", {"filters": 8, "kernel_size": 1})
+    fc2 = g.add_node("Conv2d", {"filters": 16, "kernel_size": 1, "activation": "hardsigmoid"})
+    mul = g.add_node("Multiply")
+    for a, b in ((x, pool), (pool, fc1), (fc1, fc2), (x, mul), (fc2, mul)):
+        g.connect(a, b)
+    assert g.problems() == [] and g.info[mul].output_shape == (16, 9, 9)
+    model = compile_graph(g).eval()
+    model.load_state_dict(dict(zip(model.state_dict(), ref.state_dict().values())))
+    inp = torch.randn(2, 16, 9, 9)
+    totals = g.totals()
+    assert (totals["total_params"], totals["total_macs"]) == (
+        sum(p.numel() for p in ref.parameters()), macs(ref, inp[:1]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(inp), ref(inp), rtol=1e-5, atol=1e-5)
+    assert same_as_exported(g, tmp_path, inp)
+    assert export_onnx(g, tmp_path / "se.onnx").max_abs_diff <= 1e-5
+    from test_receptive import check_against_oracle
+    assert check_against_oracle(g) >= 1
+
+
+def test_multiply_broadcasts_a_gate_and_refuses_what_does_not_fit():
+    check = REGISTRY["Multiply"].check
+    assert node_stats("Multiply", {}, [(8, 5, 5), (8,)]).output_shape == (8, 5, 5)
+    assert node_stats("Multiply", {}, [(8, 1, 1), (8, 5, 5)]).output_shape == (8, 5, 5)
+    assert node_stats("Multiply", {}, [(8, 5, 5), (8, 5, 5)]).output_shape == (8, 5, 5)
+    assert check([(8, 5, 5), (4,)], {}) == (
+        "Multiply: input 2 is [4] and does not broadcast with [8, 5, 5] — multiply by the "
+        "same shape, or by a gate of 8 channels ([8] or [8, 1, 1])")
+    assert check([(8, 5, 5), (8, 4, 4)], {}) is not None
+    x, gate = torch.randn(2, 8, 5, 5), torch.rand(2, 8)
+    ours, _ = block("Multiply", {}, (8, 5, 5))
+    assert torch.equal(ours(x, gate), x * gate[:, :, None, None])

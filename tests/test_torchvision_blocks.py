@@ -132,7 +132,7 @@ def test_inverted_residual_is_mobilenet_v2s(inp, oup, stride, t, in_hw):
 ])
 def test_inverted_residual_with_options_is_efficientnets_mbconv(t, k, stride, inp, oup, in_hw):
     from torchvision.models.efficientnet import MBConv, MBConvConfig
-    # efficientnet_b0's norm layer: BatchNorm2d(eps=0.001, momentum=0.01)
+    # efficientnet_b5..b7's norm layer (b0..b4 keep torch's defaults)
     norm = functools.partial(torch.nn.BatchNorm2d, eps=0.001, momentum=0.01)
     ref = MBConv(MBConvConfig(t, k, stride, inp, oup, 1), 0.0, norm)
     params = {"filters": oup, "stride": stride, "expand_ratio": float(t), "kernel_size": k,

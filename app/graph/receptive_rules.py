@@ -256,6 +256,7 @@ RULES: dict[str, Rule] = {
     "Linear": pointwise,
     "Concat": merge,
     "Add": merge,
+    "Multiply": merge,
     "Dropout": pointwise,
     "BatchNorm": pointwise,
     "Activation": pointwise,
