@@ -74,7 +74,7 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     out = {}
     kwargs = {"googlenet": {"aux_logits": False, "init_weights": True}}
-    for name in ("resnet18", "mobilenet_v2", "googlenet"):
+    for name in ("resnet18", "mobilenet_v2", "googlenet", "mobilenet_v3_small"):
         torch.manual_seed(0)
         model = _randomise(getattr(tv.models, name)(**kwargs.get(name, {})))
         out[name] = (model, _export(model, folder / f"{name}.onnx", dynamo=False))
@@ -88,7 +88,7 @@ def imported(models):
     return {k: import_source(str(path)) for k, (_, path) in models.items()}
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet", "mobilenet_v3_small"])
 def test_numbers_equal_torchvision(models, imported, name):
     model, _ = models[name]
     graph = project_from_dict(imported[name].project)
@@ -122,7 +122,8 @@ def test_module_scopes_become_composites_and_repeats(imported):
     assert "BasicBlock" in imported["resnet18-dynamo"].project["nodes"][3]["type"]
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet", "resnet18-dynamo"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "googlenet", "mobilenet_v3_small",
+                                  "resnet18-dynamo"])
 def test_imported_weights_compute_the_original(models, imported, name):
     model, path = models[name]
     result = imported[name]
