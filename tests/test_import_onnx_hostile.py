@@ -11,6 +11,7 @@ from onnx_models import folding_model, refusal, save, tiny_model
 
 from app.importers import ImportRefused
 from app.importers.onnx_import import import_onnx
+from app.importers.onnx_load import OnnxUnreadable
 
 
 def test_output_that_is_the_input_refused(tmp_path):
@@ -27,6 +28,8 @@ def test_truncated_and_non_onnx_files(tmp_path):
     (tmp_path / "empty.onnx").write_bytes(b"")
     assert "is not an ONNX model" in refusal(tmp_path / "empty.onnx")
     assert "no such file" in refusal(tmp_path / "missing.onnx")
+    with pytest.raises(OnnxUnreadable):  # a command line exits 2 for these, not 1
+        import_onnx(tmp_path / "cut.onnx")
 
 
 def test_old_opset_is_named(tmp_path):

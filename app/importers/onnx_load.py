@@ -28,6 +28,11 @@ MAX_NODES = 50_000
 _SMALL = 64  # initializers up to this many elements stay in the copy used for shape inference
 
 
+class OnnxUnreadable(ImportRefused):
+    """The file cannot be read or is not an ONNX model at all (a command line exits 2 for
+    this, as for any unreadable source, and 1 for a model it refuses)."""
+
+
 @dataclass
 class LoadedModel:
     """An ONNX model read and checked: what the converter needs, nothing executed."""
@@ -52,10 +57,10 @@ def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None,
     try:
         proto.ParseFromString(raw)
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
-        raise ImportRefused(f"{p.name} is not an ONNX model (it does not parse as one: "
+        raise OnnxUnreadable(f"{p.name} is not an ONNX model (it does not parse as one: "
                             f"{_first_line(exc)}) — is the file truncated?") from None
     if not proto.HasField("graph") or not proto.graph.node or not proto.opset_import:
-        raise ImportRefused(f"{p.name} is not an ONNX model (no graph or no opset in it)")
+        raise OnnxUnreadable(f"{p.name} is not an ONNX model (no graph or no opset in it)")
     if len(proto.graph.node) > MAX_NODES:
         raise ImportRefused(f"{p.name} has {len(proto.graph.node):,} nodes; NetCanvas imports "
                             f"at most {MAX_NODES:,}")
@@ -66,7 +71,7 @@ def load_onnx(path: str | os.PathLike, input_shape: list[int] | None = None,
     try:
         onnx.checker.check_model(proto)
     except Exception as exc:  # noqa: BLE001 - ValidationError, or a C++ error for a bad field
-        raise ImportRefused(f"{p.name} is not a valid ONNX model: {_first_line(exc)}") from None
+        raise OnnxUnreadable(f"{p.name} is not a valid ONNX model: {_first_line(exc)}") from None
     inits = {t.name: t for t in proto.graph.initializer}
     name, shape, batch_fixed = _the_input(proto, inits, input_shape)
     outputs = [o.name for o in proto.graph.output]
@@ -83,16 +88,16 @@ def _read_bounded(p: Path, limit: int, what: str) -> bytes:
     try:
         st = os.stat(p)
         if not stat.S_ISREG(st.st_mode):
-            raise ImportRefused(f"{p}: {what} is not a regular file")
+            raise OnnxUnreadable(f"{p}: {what} is not a regular file")
         if st.st_size > limit:
             raise ImportRefused(f"{p}: {what} is {st.st_size / 2 ** 20:,.0f} MiB; NetCanvas "
                                 f"imports at most {limit / 2 ** 20:,.0f} MiB")
         with open(p, "rb") as f:
             raw = f.read(limit + 1)
     except FileNotFoundError:
-        raise ImportRefused(f"{p}: no such file") from None
+        raise OnnxUnreadable(f"{p}: no such file") from None
     except OSError as exc:
-        raise ImportRefused(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
+        raise OnnxUnreadable(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
     if len(raw) > limit:
         raise ImportRefused(f"{p}: {what} is larger than {limit / 2 ** 20:,.0f} MiB")
     return raw
