@@ -201,6 +201,32 @@ def test_less_common_layers(tmp_path, dynamo):
         assert close(model(x).numpy(), compiled.eval()(x).numpy())
 
 
+class ViewNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).view(x.size(0), -1))
+
+
+def test_view_by_the_batch_size_is_a_flatten(tmp_path):
+    """TorchScript writes x.view(x.size(0), -1) as Shape → Gather → Concat → Reshape."""
+    model, path = ViewNet().eval(), tmp_path / "view.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 8, 8),), str(path), dynamo=False,
+                          opset_version=17, input_names=["x"], dynamic_axes={"x": {0: "b"}})
+    assert "Shape" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    result = import_onnx(path)
+    assert [n["type"] for n in result.project["nodes"]] == ["Input", "Conv2d", "Flatten", "Linear"]
+    compiled = compile_graph(project_from_dict(result.project))
+    compiled.load_state_dict(result.weights)
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        assert close(model(x).numpy(), compiled.eval()(x).numpy())
+
+
 # ---- small hand-built models ------------------------------------------------------------------
 
 def test_tiny_model_imports_and_matches(tmp_path):

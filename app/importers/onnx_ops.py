@@ -18,6 +18,7 @@ OPS = {
     "GlobalAveragePool": shape.op_global_avg, "GlobalMaxPool": shape.op_global_max,
     "ReduceMean": shape.op_reduce, "ReduceMax": shape.op_reduce,
     "Flatten": shape.op_flatten, "Reshape": shape.op_reshape, "Squeeze": shape.op_squeeze,
+    "Shape": shape.op_shape,
     "Gemm": shape.op_gemm, "MatMul": shape.op_matmul,
     "Add": shape.op_add, "Concat": shape.op_concat, "Mul": shape.op_mul,
     "Pad": shape.op_pad, "Resize": shape.op_resize,

@@ -120,13 +120,32 @@ def op_flatten(c: Converter, node):
     _flatten_to(c, v)
 
 
+BATCH = -(2 ** 40) - 7  # stands for the batch size in a shape read off the network's values
+
+
+def op_shape(c: Converter, node):
+    """The shape of a network tensor as a constant, its batch size a placeholder: what
+    TorchScript writes for x.view(x.size(0), -1). A Reshape takes the placeholder as "the
+    batch"; anything else it reaches is refused or caught by the onnxruntime check."""
+    a = allow(c, node, {"start", "end"})
+    v = c.tensor_in(node.input[0])
+    full = c.m.shapes.get(node.input[0])
+    if (full is None or None in full) and c.nodes[v.node].type not in (
+            "GlobalAvgPool", "GlobalMaxPool"):  # those keep [C, 1, 1] in ONNX, [C] here
+        full = (1, *v.shape)
+    if full is None or None in full:
+        raise c.refuse("the shape of its input is not known")
+    dims = np.array([BATCH, *full[1:]], np.int64)
+    c.values[node.output[0]] = Value(const=dims[a.get("start", 0):a.get("end", len(dims))])
+
+
 def op_reshape(c: Converter, node):
     a = allow(c, node, {"allowzero"})
     v = c.tensor_in(node.input[0])
     target = [int(x) for x in c.const(node.input[1], "target shape").reshape(-1)]
     n = math.prod(v.shape)
     ok = len(target) == 2 and (
-        (target[0] == -1 and target[1] == n)
+        (target[0] == -1 and target[1] == n) or (target[0] == BATCH and target[1] in (-1, n))
         or (target[0] == 0 and not a.get("allowzero", 0) and target[1] in (-1, n))
         or (target[0] == 1 and c.m.batch_fixed and target[1] in (-1, n)))
     if not ok:
