@@ -114,6 +114,8 @@ FAMILY_SPECS = [
         act(default="relu6", doc="activation after the expansion and the depthwise conv "
                                  "(MobileNetV2 relu6, EfficientNet silu)"),
         *BN_OPTIONS,
+        Param("drop_path", FLOAT, 0.0, "stochastic depth while training: the chance that a "
+              "sample skips the block (only when the input is added back)", min=0.0, max=0.9),
     ), "Inverted residual (MobileNetV2) / MBConv (EfficientNet).",
         "1×1 expand (×expand_ratio) → k×k depthwise (stride) → optional squeeze-and-"
         "excitation → linear 1×1 projection, each conv-BN; adds the input when stride 1 and "

@@ -4,6 +4,7 @@ and Linear Bottlenecks") and, with its options, EfficientNet's MBConv (Tan & Le 
 The parameters come in torchvision's order for both (torchvision.models.mobilenetv2.
 InvertedResidual and torchvision.models.efficientnet.MBConv): expand conv and BN, depthwise
 conv and BN, squeeze-and-excitation fc1/fc2, projection conv and BN."""
+import torch
 import torch.nn as nn
 
 from .common import ConvBNAct, make_activation
@@ -30,15 +31,17 @@ class InvertedResidual(nn.Module):
     conv (stride) → squeeze-and-excitation to max(1, ⌊C·se_ratio⌋) (none at 0) → linear 1×1
     projection to `filters`; each conv-BN, the first two with the activation; the input is
     added when stride is 1 and C == filters. MobileNetV2: relu6, k 3, no SE; EfficientNet's
-    MBConv: silu, k 3 or 5, se_ratio 0.25 (B5-B7: BatchNorm eps 0.001, momentum 0.01)."""
+    MBConv: silu, k 3 or 5, se_ratio 0.25 (B5-B7: BatchNorm eps 0.001, momentum 0.01) and
+    stochastic depth on the residual branch while training (drop_path)."""
 
     def __init__(self, in_channels, filters=16, expand_ratio=6.0, stride=1, kernel_size=3,
-                 se_ratio=0.0, activation="relu6", eps=1e-5, momentum=0.1):
+                 se_ratio=0.0, activation="relu6", eps=1e-5, momentum=0.1, drop_path=0.0):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"InvertedResidual: kernel_size must be odd, not {kernel_size}")
         hidden = round(in_channels * expand_ratio)  # torchvision: int(round(...))
         self.use_res_connect = stride == 1 and in_channels == filters
+        self.drop_path = drop_path
         bn = {"eps": eps, "momentum": momentum}
         self.expand = (ConvBNAct(in_channels, hidden, 1, activation=activation, **bn)
                        if expand_ratio != 1 else nn.Identity())
@@ -50,4 +53,12 @@ class InvertedResidual(nn.Module):
 
     def forward(self, x):
         out = self.project(self.se(self.depthwise(self.expand(x))))
-        return x + out if self.use_res_connect else out
+        if not self.use_res_connect:
+            return out
+        if self.training and self.drop_path > 0:
+            # stochastic depth (torchvision.ops.stochastic_depth, "row"): while training,
+            # each sample skips the block with probability drop_path, the rest are rescaled
+            keep = 1.0 - self.drop_path
+            mask = torch.empty(out.shape[0], 1, 1, 1, dtype=out.dtype, device=out.device)
+            out = out * mask.bernoulli_(keep) / keep
+        return x + out

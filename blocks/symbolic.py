@@ -146,6 +146,8 @@ def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
 # --- modules ------------------------------------------------------------------------------
 
 class Module:
+    training = False  # the numbers are eval mode's (training-only branches never run here)
+
     def __init__(self, *args, **kwargs):
         pass
 

@@ -25,7 +25,7 @@ LAYERS = [
     ("Upsample", {"scale_factor": 1.5}),
     ("InvertedResidual", {"filters": 12, "stride": 2}),
     ("InvertedResidual", {"filters": 12, "kernel_size": 5, "se_ratio": 0.25,
-                          "activation": "silu"}),
+                          "activation": "silu", "drop_path": 0.1}),
     ("SpatialPyramidPooling", {"levels": [1, 2, 4]}),  # on 9×8: bins of unequal size
     ("Linear", {"units": 5}),
 ]

@@ -145,3 +145,26 @@ def test_inverted_residual_refuses_an_even_kernel_at_the_node():
     p, _ = REGISTRY["InvertedResidual"].resolve({"kernel_size": 4})
     err = node_stats("InvertedResidual", p, [(16, 8, 8)]).error
     assert err.startswith("InvertedResidual: kernel_size 4 is even")
+
+
+def test_inverted_residual_drop_path_is_torchvisions_stochastic_depth():
+    from torchvision.models.efficientnet import MBConv, MBConvConfig
+    ref = randomised(MBConv(MBConvConfig(6, 3, 1, 16, 16, 1), 0.5, torch.nn.BatchNorm2d))
+    spec = REGISTRY["InvertedResidual"]
+    params, _ = spec.resolve({"filters": 16, "se_ratio": 0.25, "activation": "silu",
+                              "drop_path": 0.5})
+    ours = spec.build([(16, 6, 6)], params)
+    copy_weights(ref, ours)
+    x = torch.randn(8, 16, 6, 6)
+    ours.train(), ref.train()
+    with torch.no_grad():
+        torch.manual_seed(3)
+        want = ref(x)
+        torch.manual_seed(3)
+        got = ours(x)
+    torch.testing.assert_close(got, want)
+    skipped = [torch.equal(got[i], x[i]) for i in range(8)]
+    assert 0 < sum(skipped) < 8  # some samples skipped the block, some did not
+    ours.eval(), ref.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(x))

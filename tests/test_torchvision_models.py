@@ -1,7 +1,8 @@
 """Whole torchvision networks drawn with the catalogue's new blocks: MobileNetV2 and
-EfficientNet-B0 (InvertedResidual) and DenseNet-121 (DenseBlock, DenseTransition) have
-torchvision's parameter count and MACs (FlopCounterMode) at 224×224, and with torchvision's
-weights copied in order they compute the same logits in eval mode."""
+EfficientNet-B0 (InvertedResidual), DenseNet-121 (DenseBlock, DenseTransition) and
+SqueezeNet 1.1 (Fire) have torchvision's parameter count and MACs (FlopCounterMode) at
+224×224, and with torchvision's weights copied in order they compute the same logits in eval
+mode."""
 import pytest
 import torch
 from helpers import chain, import_torchvision
@@ -58,6 +59,19 @@ def densenet121_layers():
                      ("Linear", {"units": 1000})]
 
 
+def squeezenet1_1_layers():
+    """torchvision.models.squeezenet1_1: Fire modules between ceil-mode max-pools, and a
+    1×1 conv classifier averaged over the map."""
+    pool = ("MaxPool2d", {"pool_size": 3, "stride": 2, "ceil_mode": True})
+    fires = [(16, 64), (16, 64), pool, (32, 128), (32, 128), pool, (48, 192), (48, 192),
+             (64, 256), (64, 256)]
+    return [("Conv2d", {"filters": 64, "stride": 2, "padding": "valid"}), pool,
+            *[f if f is pool else ("Fire", {"s1x1": f[0], "e1x1": f[1], "e3x3": f[1]})
+              for f in fires],
+            ("Dropout", {"rate": 0.5}), ("Conv2d", {"filters": 1000, "kernel_size": 1}),
+            "GlobalAvgPool"]
+
+
 def trained_like(model):
     """BatchNorm statistics and affine parameters away from their identity initialisation."""
     gen = torch.Generator().manual_seed(0)
@@ -81,7 +95,8 @@ def macs(model, x):
 
 @pytest.mark.parametrize("name, layers", [("mobilenet_v2", mobilenet_v2_layers),
                                           ("efficientnet_b0", efficientnet_b0_layers),
-                                          ("densenet121", densenet121_layers)])
+                                          ("densenet121", densenet121_layers),
+                                          ("squeezenet1_1", squeezenet1_1_layers)])
 def test_drawn_network_is_torchvisions(name, layers):
     torch.manual_seed(0)
     ref = trained_like(getattr(tv.models, name)())
