@@ -130,6 +130,12 @@ IR_VARIANT = Param("variant", CHOICE, "v1", "branch widths of Inception-ResNet-v
                    choices=("v1", "v2"))
 IR_SCALE = Param("scale", FLOAT, 0.1, "residual scaling: out = ReLU(x + scale·branch)",
                  min=0.0, max=1.0)
+IR_RELU = Param("relu", BOOL, True, "ReLU after the residual add; false: x + scale·branch "
+                "(the last block of timm / TF-slim Inception-ResNet-v2)")
+BRANCH_ORDER = Param("branch_order", CHOICE, "paper",
+                     'order of the concatenated branches: "paper", or "timm" as timm / TF-slim '
+                     "(pool last; the v4 stem's 1×7 before its 7×1) so their weights map as is",
+                     choices=("paper", "timm"))
 
 _SPECS = [
     BlockSpec(type_id="Input", category="Input", doc="The network input.",
@@ -306,26 +312,27 @@ _SPECS = [
               "resnet_v1: Inception-ResNet-v1 stem (256 ch); v4: Inception-v4 / "
               "Inception-ResNet-v2 stem (384 ch)", choices=("resnet_v1", "v4")),
         *BN_OPTIONS,
+        BRANCH_ORDER,
     ), "Inception-v4 / Inception-ResNet stem.",
         "Conv-BN-ReLU stem taking 299×299×3 to 35×35×256 (resnet_v1) or 35×35×384 (v4).",
         key_params=("variant",), check=ck.check_stem),
     block("InceptionResNetA", "Inception-ResNet", "inception_resnet:InceptionResNetA",
-          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
+          (IR_VARIANT, IR_SCALE, IR_RELU, *BN_OPTIONS),
           "Inception-ResNet-A block (35×35).",
           "Branches 1×1 · 1×1→3×3 · 1×1→3×3→3×3, concat, linear 1×1 back to C, "
-          "ReLU(x + scale·branch).", key_params=("variant", "scale"),
+          "ReLU(x + scale·branch) (no ReLU with relu false).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetA")),
     block("InceptionResNetB", "Inception-ResNet", "inception_resnet:InceptionResNetB",
-          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
+          (IR_VARIANT, IR_SCALE, IR_RELU, *BN_OPTIONS),
           "Inception-ResNet-B block (17×17).",
           "Branches 1×1 · 1×1→1×7→7×1, concat, linear 1×1 back to C, "
-          "ReLU(x + scale·branch).", key_params=("variant", "scale"),
+          "ReLU(x + scale·branch) (no ReLU with relu false).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetB")),
     block("InceptionResNetC", "Inception-ResNet", "inception_resnet:InceptionResNetC",
-          (IR_VARIANT, IR_SCALE, *BN_OPTIONS),
+          (IR_VARIANT, IR_SCALE, IR_RELU, *BN_OPTIONS),
           "Inception-ResNet-C block (8×8).",
           "Branches 1×1 · 1×1→1×3→3×1, concat, linear 1×1 back to C, "
-          "ReLU(x + scale·branch).", key_params=("variant", "scale"),
+          "ReLU(x + scale·branch) (no ReLU with relu false).", key_params=("variant", "scale"),
           check=ck.image_check("InceptionResNetC")),
     block("ReductionA", "Inception-ResNet", "inception_resnet:ReductionA", (
         count("k", 192, "1×1 conv filters of the deep branch"),
@@ -333,6 +340,7 @@ _SPECS = [
         count("m", 256, "last 3×3 stride-2 conv filters of the deep branch"),
         count("n", 384, "3×3 stride-2 conv filters of the short branch"),
         *BN_OPTIONS,
+        BRANCH_ORDER,
     ), "Reduction-A (35×35 → 17×17).",
         "3×3 max-pool s2 · 3×3 n s2 · 1×1 k→3×3 l→3×3 m s2 (valid), concatenated: "
         "C+n+m channels.",
@@ -341,6 +349,7 @@ _SPECS = [
         Param("variant", CHOICE, "v4", "branch layout of Inception-v4, -ResNet-v1 or -ResNet-v2",
               choices=("v4", "resnet_v1", "resnet_v2")),
         *BN_OPTIONS,
+        BRANCH_ORDER,
     ), "Reduction-B (17×17 → 8×8).",
         "3×3 max-pool s2 and conv branches ending in 3×3 s2 valid convs, concatenated.",
         key_params=("variant",), check=ck.reduction_check("ReductionB")),

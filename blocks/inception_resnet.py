@@ -1,6 +1,10 @@
 """Inception-v4 / Inception-ResNet-v1/v2 modules (Szegedy et al. 2016).
 
-Every conv is conv-BN-ReLU except the 1×1 "linear" conv that closes a residual block."""
+Every conv is conv-BN-ReLU except the 1×1 "linear" conv that closes a residual block. The
+residual blocks end in ReLU(x + scale·branch) (relu=False: x + scale·branch, the last block
+of timm / TF-slim Inception-ResNet-v2); branch_order="timm" concatenates the reductions'
+branches (and orders the v4 stem's 1×7 / 7×1) as timm / TF-slim do, so their weights map
+one to one; the paper's order is the default."""
 import torch
 import torch.nn as nn
 
@@ -9,9 +13,11 @@ from .common import ConvBNAct
 
 class InceptionStem(nn.Module):
     """Stem of Inception-ResNet-v1 ("resnet_v1", → 256 channels) or of Inception-v4 and
-    Inception-ResNet-v2 ("v4", → 384 channels); 299×299 → 35×35."""
+    Inception-ResNet-v2 ("v4", → 384 channels); 299×299 → 35×35. branch_order "timm" puts
+    the v4 stem's 1×7 before its 7×1, as timm / TF-slim (the paper has 7×1 first)."""
 
-    def __init__(self, in_channels, variant="resnet_v1", eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, variant="resnet_v1", eps=1e-5, momentum=0.1,
+                 branch_order="paper"):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
         if variant not in ("resnet_v1", "v4"):
@@ -29,9 +35,11 @@ class InceptionStem(nn.Module):
             self.pool1 = nn.MaxPool2d(3, stride=2)
             self.conv1 = ConvBNAct(64, 96, 3, stride=2, **bn)
             self.branch_a = nn.Sequential(ConvBNAct(160, 64, 1, **bn), ConvBNAct(64, 96, 3, **bn))
+            tall = ConvBNAct(64, 64, (7, 1), padding=(3, 0), **bn)
+            wide = ConvBNAct(64, 64, (1, 7), padding=(0, 3), **bn)
             self.branch_b = nn.Sequential(ConvBNAct(160, 64, 1, **bn),
-                                          ConvBNAct(64, 64, (7, 1), padding=(3, 0), **bn),
-                                          ConvBNAct(64, 64, (1, 7), padding=(0, 3), **bn),
+                                          *((wide, tall) if branch_order == "timm"
+                                            else (tall, wide)),
                                           ConvBNAct(64, 96, 3, **bn))
             self.conv2 = ConvBNAct(192, 192, 3, stride=2, **bn)
             self.pool2 = nn.MaxPool2d(3, stride=2)
@@ -49,7 +57,8 @@ class InceptionResNetA(nn.Module):
     """35×35 block: 1×1 · 1×1→3×3 · 1×1→3×3→3×3; concat; linear 1×1 back to C;
     ReLU(x + scale·branch)."""
 
-    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1,
+                 relu=True):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
         w1, w2 = {"v1": (32, 32), "v2": (48, 64)}[variant]
@@ -61,7 +70,7 @@ class InceptionResNetA(nn.Module):
                                      ConvBNAct(32, w1, 3, padding=1, **bn),
                                      ConvBNAct(w1, w2, 3, padding=1, **bn))
         self.up = nn.Conv2d(64 + w2, in_channels, 1)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU() if relu else nn.Identity()
 
     def forward(self, x):
         branch = torch.cat([self.branch0(x), self.branch1(x), self.branch2(x)], dim=1)
@@ -71,7 +80,8 @@ class InceptionResNetA(nn.Module):
 class InceptionResNetB(nn.Module):
     """17×17 block: 1×1 · 1×1→1×7→7×1; concat; linear 1×1 back to C; ReLU(x + scale·branch)."""
 
-    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1,
+                 relu=True):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
         w0, w1, w2, w3 = {"v1": (128, 128, 128, 128), "v2": (192, 128, 160, 192)}[variant]
@@ -81,7 +91,7 @@ class InceptionResNetB(nn.Module):
                                      ConvBNAct(w1, w2, (1, 7), padding=(0, 3), **bn),
                                      ConvBNAct(w2, w3, (7, 1), padding=(3, 0), **bn))
         self.up = nn.Conv2d(w0 + w3, in_channels, 1)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU() if relu else nn.Identity()
 
     def forward(self, x):
         branch = torch.cat([self.branch0(x), self.branch1(x)], dim=1)
@@ -91,7 +101,8 @@ class InceptionResNetB(nn.Module):
 class InceptionResNetC(nn.Module):
     """8×8 block: 1×1 · 1×1→1×3→3×1; concat; linear 1×1 back to C; ReLU(x + scale·branch)."""
 
-    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, variant="v1", scale=0.1, eps=1e-5, momentum=0.1,
+                 relu=True):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
         w1, w2 = {"v1": (192, 192), "v2": (224, 256)}[variant]
@@ -101,7 +112,7 @@ class InceptionResNetC(nn.Module):
                                      ConvBNAct(192, w1, (1, 3), padding=(0, 1), **bn),
                                      ConvBNAct(w1, w2, (3, 1), padding=(1, 0), **bn))
         self.up = nn.Conv2d(192 + w2, in_channels, 1)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU() if relu else nn.Identity()
 
     def forward(self, x):
         branch = torch.cat([self.branch0(x), self.branch1(x)], dim=1)
@@ -111,9 +122,11 @@ class InceptionResNetC(nn.Module):
 class ReductionA(nn.Module):
     """35→17: 3×3 max-pool s2 · 3×3 n s2 · 1×1 k→3×3 l→3×3 m s2 (valid); concat."""
 
-    def __init__(self, in_channels, k=192, l=224, m=256, n=384, eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, k=192, l=224, m=256, n=384, eps=1e-5, momentum=0.1,
+                 branch_order="paper"):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
+        self.pool_last = branch_order == "timm"  # timm: conv n · deep · pool
         self.pool = nn.MaxPool2d(3, stride=2)
         self.branch1 = ConvBNAct(in_channels, n, 3, stride=2, **bn)
         self.branch2 = nn.Sequential(ConvBNAct(in_channels, k, 1, **bn),
@@ -121,15 +134,19 @@ class ReductionA(nn.Module):
                                      ConvBNAct(l, m, 3, stride=2, **bn))
 
     def forward(self, x):
+        if self.pool_last:
+            return torch.cat([self.branch1(x), self.branch2(x), self.pool(x)], dim=1)
         return torch.cat([self.pool(x), self.branch1(x), self.branch2(x)], dim=1)
 
 
 class ReductionB(nn.Module):
     """17→8: 3×3 max-pool s2 and conv branches that each end in a 3×3 s2 valid conv; concat."""
 
-    def __init__(self, in_channels, variant="v4", eps=1e-5, momentum=0.1):
+    def __init__(self, in_channels, variant="v4", eps=1e-5, momentum=0.1,
+                 branch_order="paper"):
         super().__init__()
         bn = {"eps": eps, "momentum": momentum}
+        self.pool_last = branch_order == "timm"  # timm: the conv branches, then the pool
         self.pool = nn.MaxPool2d(3, stride=2)
         if variant == "v4":
             branches = [
@@ -152,4 +169,6 @@ class ReductionB(nn.Module):
         self.branches = nn.ModuleList(nn.Sequential(*b) for b in branches)
 
     def forward(self, x):
+        if self.pool_last:
+            return torch.cat([b(x) for b in self.branches] + [self.pool(x)], dim=1)
         return torch.cat([self.pool(x)] + [b(x) for b in self.branches], dim=1)

@@ -447,3 +447,64 @@ def test_multiply_broadcasts_a_gate_and_refuses_what_does_not_fit():
     x, gate = torch.randn(2, 8, 5, 5), torch.rand(2, 8)
     ours, _ = block("Multiply", {}, (8, 5, 5))
     assert torch.equal(ours(x, gate), x * gate[:, :, None, None])
+
+
+# --- every new option at once, through both exporters --------------------------------------
+
+def options_graph():
+    from app.graph import NetGraph
+    g = NetGraph("every new option")
+    x = g.add_node("Input", {"shape": [3, 23, 20]})
+    layers = [
+        ("Conv2d", {"filters": 16, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2],
+                    "dilation": [1, 2], "batch_norm": True, "bias": True, "eps": 0.001,
+                    "momentum": 0.01, "activation": "hardswish"}),
+        ("SqueezeExcite", {"squeeze_channels": 8, "bias": True, "fc": "conv",
+                           "gate": "hardsigmoid"}),
+        ("MaxPool2d", {"pool_size": 3, "stride": [2, 1], "ceil_mode": True}),
+        ("AvgPool2d", {"pool_size": 3, "stride": 1, "padding": [1, 0],
+                       "count_include_pad": False}),
+        ("InceptionResNetC", {"relu": False, "eps": 0.001}),
+        ("ReductionA", {"k": 8, "l": 8, "m": 8, "n": 8, "branch_order": "timm"}),
+    ]
+    prev = x
+    for t, p in layers:
+        n = g.add_node(t, p)
+        g.connect(prev, n)
+        prev = n
+    gate = g.add_node("GlobalAvgPool")
+    fc = g.add_node("Linear", {"units": g.info[prev].output_shape[0], "activation": "sigmoid"})
+    mul = g.add_node("Multiply")
+    head = [g.add_node("AdaptiveAvgPool2d", {"output_size": [2, 3]}), g.add_node("Flatten"),
+            g.add_node("Linear", {"units": 5})]
+    for a, b in ((prev, gate), (gate, fc), (prev, mul), (fc, mul), (mul, head[0]),
+                 (head[0], head[1]), (head[1], head[2])):
+        g.connect(a, b)
+    assert g.problems() == [], g.problems()
+    return g
+
+
+def test_every_new_option_exports_to_a_clean_python_file_and_to_onnx(tmp_path):
+    import subprocess
+    import sys
+
+    from test_export_python import ruff_command
+    g = options_graph()
+    x = torch.randn(2, 3, 23, 20)
+    assert same_as_exported(g, tmp_path, x)
+    source = (tmp_path / "net.py").read_text()
+    for text in ("eps=0.001", "momentum=0.01", "bias=True", "ceil_mode=True",
+                 "count_include_pad=False", "branch_order='timm'", "relu=False",
+                 "fc='conv'", "output_size=(2, 3)", "stride=(2, 1)"):
+        assert text in source, text
+    cmd = ruff_command()
+    if cmd is not None:
+        for extra in ([], ["--select", "E4,E7,E9,F"]):
+            run = subprocess.run([*cmd, "check", "--isolated", "--no-cache", *extra,
+                                  str(tmp_path / "net.py")], capture_output=True, text=True,
+                                 timeout=120, check=False)
+            assert run.returncode == 0, run.stdout + run.stderr
+    run = subprocess.run([sys.executable, str(tmp_path / "net.py")], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr
+    assert export_onnx(g, tmp_path / "all.onnx").max_abs_diff <= 1e-4

@@ -149,6 +149,11 @@ BLOCK_CASES = {  # type → (params, input shape); small but big enough for the 
     "ReductionB": ({}, (4, 15, 15)),  # v4
     "ReductionB/resnet_v1": ({"variant": "resnet_v1"}, (4, 15, 15)),
     "ReductionA": ({"k": 4, "l": 4, "m": 4, "n": 4}, (8, 15, 15)),
+    "ReductionA/timm": ({"k": 4, "l": 4, "m": 4, "n": 4, "branch_order": "timm"}, (8, 15, 15)),
+    "ReductionB/resnet_v2-timm": ({"variant": "resnet_v2", "branch_order": "timm"},
+                                  (4, 15, 15)),
+    "InceptionStem/v4-timm": ({"variant": "v4", "branch_order": "timm"}, (3, 72, 72)),
+    "InceptionResNetB/no-relu": ({"relu": False}, (4, 12, 12)),
     "Conv2d/dilated": ({"filters": 3, "kernel_size": [3, 5], "stride": 2, "dilation": 2}, (2, 15, 15)),
     "Conv2d/pairs": ({"filters": 2, "kernel_size": [3, 5], "stride": [2, 1],
                       "dilation": [1, 2], "padding": [1, 3]}, (2, 15, 15)),
