@@ -3,6 +3,7 @@ never a traceback; random byte flips of a valid file raise nothing but ImportRef
 import os
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -111,6 +112,16 @@ def test_huge_declared_dims_refused(tmp_path):
     model = tiny_model()
     model.graph.initializer[0].CopyFrom(huge)
     assert "declares 9,000,000,000,000 elements" in refusal(save(model, tmp_path / "h2.onnx"))
+
+
+def test_constant_arithmetic_that_would_explode_refused(tmp_path):
+    """[50000, 1] + [1, 50000] broadcasts to 2.5e9 values: refused before computing it."""
+    ones = [onnx.numpy_helper.from_array(np.ones(shape, np.float32), name)
+            for name, shape in (("a", (50000, 1)), ("b", (1, 50000)))]
+    ops = [helper.make_node("Add", ["a", "b"], ["big"], name="bc"),
+           helper.make_node("Relu", ["x"], ["y"])]
+    text = refusal(save(tiny_model(ops=ops, inits=ones, out_rank=4), tmp_path / "bc.onnx"))
+    assert "'bc' (Add)" in text and "2,500,000,000 values" in text
 
 
 @pytest.fixture(scope="module")

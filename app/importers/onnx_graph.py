@@ -28,6 +28,8 @@ FOLDABLE = {"Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Pow", "Floor", "C
             "Min", "Max", "Not", "Less", "Greater", "Tile", "Flatten", "Identity", "Size",
             "ReduceProd", "ReduceSum", "Sign", "Mod", "And", "Or"}
 ALLOCATING = {"ConstantOfShape", "Range", "Expand", "Tile"}
+BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Where", "Min", "Max", "Less",
+                "Greater", "Mod", "And", "Or"}
 MAX_FOLDED = 1 << 20
 MAX_SCOPE_DEPTH = 32  # module nesting beyond this is not grouped (it stays flat)
 
@@ -129,6 +131,16 @@ class Converter:
                 raise self.refuse(f"it makes a constant of unknown or large size ({shape}); "
                                   f"NetCanvas folds constants of up to {MAX_FOLDED:,} values")
         ins = {n: self.value(n).const for n in node.input if n}
+        # unary ops and reshapes make at most what they read; broadcasting can square it
+        limit = max([MAX_FOLDED, *(v.size for v in ins.values())])
+        if node.op_type in BROADCASTING:
+            try:
+                size = math.prod(np.broadcast_shapes(*(v.shape for v in ins.values())))
+            except ValueError:
+                raise self.refuse("its constant inputs do not broadcast together") from None
+            if size > limit:
+                raise self.refuse(f"it would make a constant of {size:,} values by "
+                                  f"broadcasting; NetCanvas folds at most {limit:,}")
         graph = onnx.helper.make_graph(
             [node], "fold",
             [onnx.helper.make_tensor_value_info(
@@ -142,8 +154,8 @@ class Converter:
             raise self.refuse(f"it cannot be computed on its constant inputs "
                               f"({term_safe(str(exc))[:200]})") from None
         for name, arr in zip([o for o in node.output if o], outs):
-            if np.asarray(arr).size > MAX_FOLDED:
-                raise self.refuse(f"it makes a constant of more than {MAX_FOLDED:,} values")
+            if np.asarray(arr).size > limit:
+                raise self.refuse(f"it makes a constant of more than {limit:,} values")
             self.values[name] = Value(const=np.asarray(arr))
 
     def where(self, i: int | None = None) -> str:
