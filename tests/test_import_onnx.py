@@ -127,6 +127,26 @@ def test_imported_weights_compute_the_original(models, imported, name):
     assert "matches onnxruntime" in result.notes[0]
 
 
+def test_grouping_that_changes_the_network_is_dropped(models, monkeypatch):
+    """If the composites made from the scopes did not give the same network, the flat
+    import is returned and a note says why (here: a grouping that loses the head)."""
+    from app.importers import onnx_group
+    real = onnx_group.Grouper.project
+
+    def broken(self, name):
+        data, chains = real(self, name)
+        data["nodes"].pop()  # the head is lost: another network
+        kept = {n["id"] for n in data["nodes"]}
+        data["edges"] = [e for e in data["edges"] if e["target"] in kept]
+        return data, chains
+
+    monkeypatch.setattr(onnx_group.Grouper, "project", broken)
+    result = import_onnx(models["resnet18"][1])
+    assert "definitions" not in result.project
+    assert any(n.startswith("kept flat:") for n in result.notes)
+    assert len(result.project["nodes"]) == 40
+
+
 def test_dynamo_export_folds_batchnorm_and_says_what_was_added(imported):
     result = imported["resnet18-dynamo"]
     assert "BatchNorm" not in {n["type"] for n in result.project["nodes"]}
