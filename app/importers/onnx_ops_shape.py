@@ -149,7 +149,8 @@ def op_reshape(c: Converter, node):
         or (target[0] == 0 and not a.get("allowzero", 0) and target[1] in (-1, n))
         or (target[0] == 1 and c.m.batch_fixed and target[1] in (-1, n)))
     if not ok:
-        raise c.refuse(f"a Reshape to {target}; NetCanvas imports a Reshape that flattens "
+        shown = ", ".join("batch" if t == BATCH else str(t) for t in target)
+        raise c.refuse(f"a Reshape to [{shown}]; NetCanvas imports a Reshape that flattens "
                        f"each sample (to [batch, {n}])")
     _flatten_to(c, v)
 
