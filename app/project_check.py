@@ -11,6 +11,7 @@ import difflib
 from typing import Any
 
 from blocks import REGISTRY, get_spec
+from blocks.spec import shared_kind
 
 from .graph.composite import MAX_REPEAT, check_color
 from .graph.cost import MAX_NESTING, block_count, nesting_depth
@@ -221,7 +222,7 @@ def _check_exposed(where: str, exposed: Any, ids: dict[str, Any],
         else:
             continue  # the node's unknown type is reported where the node is
         earlier = kinds.setdefault(e["name"], (kind, e["node"], e["param"]))
-        if "?" not in (kind, earlier[0]) and earlier[0] != kind:
+        if "?" not in (kind, earlier[0]) and shared_kind(earlier[0], kind) is None:
             out.append(f"{where}: exposed[{j}]: {e['name']!r} is bound to {earlier[2]} of "
                        f"{earlier[1]} ({earlier[0]}) and to {e['param']} of {e['node']} "
                        f"({kind}); one name can only set parameters of one kind")

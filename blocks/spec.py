@@ -217,6 +217,15 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def shared_kind(a: str, b: str) -> str | None:
+    """The kind one value must have to set a parameter of kind a and one of kind b (a
+    composite's exposed name bound to both), or None if no value fits both. An int fits an
+    int and a pair (a stride or dilation, which were ints before they took [h, w])."""
+    if a == b:
+        return a
+    return INT if {a, b} == {INT, PAIR} else None
+
+
 def _int_or_pair(value: Any) -> tuple[int, int] | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value, value

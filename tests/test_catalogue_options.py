@@ -141,9 +141,11 @@ def test_every_block_with_a_batchnorm_takes_eps_and_momentum():
     for type_id, spec in REGISTRY.items():
         if type_id == "Input":
             continue
-        shape = (32, 40, 40) if type_id != "InceptionStem" else (3, 75, 75)
-        params = {"batch_norm": True} if "batch_norm" in spec.param_map else {}
-        ours, _ = block(type_id, params, shape if type_id != "Linear" else (4,))
+        params, _ = spec.resolve({"batch_norm": True} if "batch_norm" in spec.param_map else {})
+        shape = next((s for s in [(32, 40, 40), (3, 75, 75), (32,)]
+                      if spec.check([s], params) is None), None)
+        assert shape is not None, f"{type_id}: no test shape fits its defaults"
+        ours, _ = block(type_id, params, shape)
         has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in ours.modules())
         assert has_bn == ("momentum" in spec.param_map), type_id
         assert not has_bn or "eps" in spec.param_map, type_id  # Layer/Group/InstanceNorm: eps too
@@ -508,3 +510,27 @@ def test_every_new_option_exports_to_a_clean_python_file_and_to_onnx(tmp_path):
                          text=True, timeout=120, cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stderr
     assert export_onnx(g, tmp_path / "all.onnx").max_abs_diff <= 1e-4
+
+
+def test_a_block_exposing_one_stride_for_a_conv2d_and_a_residual_still_loads():
+    """Conv2d's stride became a pair; a composite that binds one exposed `stride` to it and
+    to a Residual's (int) stride, as files did before, still loads and takes an int."""
+    from app.graph.grouping import expose
+    from app.project import dumps_project, project_from_dict
+    body = {"name": "Down", "inputs": ["x"],
+            "exposed": [{"name": "stride", "node": "c", "param": "stride"},
+                        {"name": "stride", "node": "r", "param": "stride"}],
+            "nodes": [{"id": "x", "type": "Input", "params": {"shape": [4, 16, 16]}},
+                      {"id": "c", "type": "Conv2d", "params": {"filters": 4}},
+                      {"id": "r", "type": "Residual", "params": {"filters": 4}}],
+            "edges": [{"source": "x", "target": "c"}, {"source": "c", "target": "r"}]}
+    data = {"format": "netcanvas", "version": 2, "name": "down", "definitions": [body],
+            "nodes": [{"id": "in", "type": "Input", "params": {"shape": [4, 16, 16]}},
+                      {"id": "d", "type": "Down", "params": {"stride": 2}}],
+            "edges": [{"source": "in", "target": "d"}]}
+    g = project_from_dict(data)
+    assert g.problems() == [] and g.info["d"].output_shape == (4, 4, 4)
+    assert g.definitions["Down"].param_map["stride"].kind == "int"
+    g = project_from_dict(__import__("json").loads(dumps_project(g)))
+    assert g.info["d"].output_shape == (4, 4, 4)
+    expose(g, "Down", "c", "dilation", "stride")  # a pair and an int: one int sets both

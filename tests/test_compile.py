@@ -13,14 +13,21 @@ from helpers import chain
 # Types and parameter choices a random graph draws from (all keep a [C, H, W] tensor).
 SPATIAL = {
     "Conv2d": lambda r: {"filters": r.choice([4, 8, 12]), "kernel_size": r.choice([1, 3, [1, 3], 5]),
-                         "stride": r.choice([1, 1, 2]), "padding": r.choice(["same", "valid", 1]),
+                         "stride": r.choice([1, 1, 2, [2, 1]]),
+                         "padding": r.choice(["same", "valid", 1, [0, 1]]),
                          "batch_norm": r.random() < 0.5, "groups": 1,
+                         "bias": r.choice(["auto", True, False]),
+                         "eps": r.choice([1e-5, 1e-3]),
                          "activation": r.choice(["relu", "gelu", "none", "tanh", "relu6",
                                               "hardswish"])},
     "DepthwiseSeparableConv": lambda r: {"filters": r.choice([4, 8]), "stride": r.choice([1, 2])},
     "ConvTranspose2d": lambda r: {"filters": r.choice([4, 8])},
-    "MaxPool2d": lambda r: {"pool_size": r.choice([2, 3]), "padding": r.choice(["same", "valid"])},
-    "AvgPool2d": lambda r: {"pool_size": 2},
+    "MaxPool2d": lambda r: {"pool_size": r.choice([2, 3]), "padding": r.choice(["same", "valid"]),
+                            "ceil_mode": r.random() < 0.5},
+    "AvgPool2d": lambda r: {"pool_size": r.choice([2, 3]), "stride": r.choice([None, [1, 2]]),
+                            "padding": r.choice(["valid", 1]), "ceil_mode": r.random() < 0.5,
+                            "count_include_pad": r.random() < 0.5},
+    "AdaptiveAvgPool2d": lambda r: {"output_size": r.choice([3, [4, 2]])},
     "BatchNorm": lambda r: {},
     "Activation": lambda r: {"function": r.choice(["relu", "silu", "softmax", "hardsigmoid"])},
     "Dropout": lambda r: {"rate": 0.3},
@@ -32,10 +39,29 @@ SPATIAL = {
     "Residual": lambda r: {"filters": r.choice([4, 8]), "stride": r.choice([1, 2]),
                            "batch_norm": r.random() < 0.5},
     "Bottleneck": lambda r: {"filters": 4, "stride": r.choice([1, 2])},
-    "SqueezeExcite": lambda r: {"reduction": 2},
+    "SqueezeExcite": lambda r: {"reduction": 2, "bias": r.random() < 0.5,
+                                "fc": r.choice(["linear", "conv"]),
+                                "gate": r.choice(["sigmoid", "hardsigmoid"])},
     "DenseBlock": lambda r: {"growth_rate": 4, "layers": 2},
 }
-HEADS = [("GlobalAvgPool", {}), ("GlobalMaxPool", {}), ("Flatten", {})]
+SPATIAL.update({  # the families of blocks/catalogue_families.py
+    "Fire": lambda r: {"s1x1": 2, "e1x1": r.choice([2, 4]), "e3x3": 4},
+    "DenseTransition": lambda r: {"compression": r.choice([0.5, 1.0])},
+    "InvertedResidual": lambda r: {"filters": r.choice([4, 8]), "stride": r.choice([1, 2]),
+                                   "expand_ratio": r.choice([1.0, 2.0]),
+                                   "kernel_size": r.choice([3, 5]),
+                                   "se_ratio": r.choice([0.0, 0.25]),
+                                   "activation": r.choice(["relu6", "silu"])},
+    "ZeroPad2d": lambda r: {"padding": r.choice([1, [0, 1, 2, 0]])},
+    "Upsample": lambda r: {"scale_factor": r.choice([2.0, 0.5, 1.5]),
+                           "mode": r.choice(["nearest", "bilinear"])},
+    "LayerNorm": lambda r: {"affine": r.random() < 0.5},
+    "GroupNorm": lambda r: {"groups": r.choice([1, 2])},
+    "InstanceNorm": lambda r: {"affine": r.random() < 0.5},
+    "Identity": lambda r: {},
+})
+HEADS = [("GlobalAvgPool", {}), ("GlobalMaxPool", {}), ("Flatten", {}),
+         ("SpatialPyramidPooling", {"levels": [1, 2]})]
 
 
 def random_graph(seed: int, size: int = 8) -> NetGraph:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blocks import REGISTRY, get_spec
-from blocks.spec import Param, Shape, resolve_params
+from blocks.spec import Param, Shape, resolve_params, shared_kind
 
 from .analysis import NodeStats, freeze, node_stats
 from .cost import MAX_ACTIVATION_BYTES, MAX_PARAMS
@@ -60,14 +60,15 @@ class Definition:
             node, pname = targets[0]
             inner = get_kind(self.body, self.body.type_of(node)).param_map[pname]
             default = self.body.node(node)["params"][pname]
-            lo, hi, choices = inner.min, inner.max, inner.choices
+            lo, hi, choices, kind = inner.min, inner.max, inner.choices, inner.kind
             for tnode, tparam in targets[1:]:  # one value sets them all: it must fit each
                 other = get_kind(self.body, self.body.type_of(tnode)).param_map[tparam]
+                kind = shared_kind(kind, other.kind) or kind
                 lo = other.min if lo is None else lo if other.min is None else max(lo, other.min)
                 hi = other.max if hi is None else hi if other.max is None else min(hi, other.max)
                 choices = tuple(c for c in choices if c in other.choices) if other.choices \
                     else choices
-            out.append(Param(name, inner.kind, default, inner.doc or f"{pname} of {node}",
+            out.append(Param(name, kind, default, inner.doc or f"{pname} of {node}",
                              lo, hi, choices))
         return tuple(out)
 

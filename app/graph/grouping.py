@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.spec import shared_kind
+
 from .composite import DEFAULT_COLOR, Definition, check_color
 from .model import GraphError, NetGraph
 
@@ -148,7 +150,8 @@ def expose(graph: NetGraph, name: str, node: str, param: str, as_name: str | Non
     if (node, param) not in targets:
         if targets:  # one name may drive several inner params of the same kind
             first = definition.body.kind(definition.body.type_of(targets[0][0]))
-            if first.param_map[targets[0][1]].kind != kind.param_map[param].kind:
+            if shared_kind(first.param_map[targets[0][1]].kind,
+                           kind.param_map[param].kind) is None:
                 raise GraphError(f"{as_name} already stands for a parameter of another kind")
         targets.append((node, param))
     value = definition.body.node(targets[0][0])["params"][targets[0][1]]
