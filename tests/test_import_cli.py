@@ -144,6 +144,7 @@ def test_an_unsupported_layer_deep_inside_names_its_path():
 
 @pytest.mark.parametrize("argv, code, words", [
     (["no.such.module:net"], 2, ["cannot import no.such.module"]),
+    (["missing.onnx"], 2, ["missing.onnx"]),
     (["torchvision.models:no_such_net"], 2, ["no 'no_such_net'"]),
     (["torchvision.models:resnet18", "--input-shape", "3,x,4"], 2, ["--input-shape"]),
     (["torchvision.models:resnet18", "--kwargs", "[1]"], 2, ["JSON object"]),

@@ -71,9 +71,8 @@ def run(args) -> int:
     try:
         result = import_source(args.source, input_shape=shape, kwargs=kwargs)
     except ImportRefused as exc:
-        from .torch_import import SourceUnreadable
         _err(str(exc))
-        return 2 if isinstance(exc, SourceUnreadable) else 1
+        return 2 if _unreadable(exc) else 1
     from ..project import atomic_write_text, project_from_dict
     try:
         project_from_dict(result.project)  # what is written must open
@@ -92,6 +91,18 @@ def run(args) -> int:
     for note in result.notes:
         print(f"  {term_safe(note)}")
     return 0
+
+
+def _unreadable(exc: Exception) -> bool:
+    """The source cannot be read at all (exit 2), rather than refused for what it holds."""
+    from .torch_import import SourceUnreadable
+    kinds: tuple[type, ...] = (SourceUnreadable,)
+    try:
+        from .onnx_load import OnnxUnreadable
+        kinds += (OnnxUnreadable,)
+    except ImportError:  # the ONNX importer is not part of this build
+        pass
+    return isinstance(exc, kinds)
 
 
 def _write_weights(result, path: Path) -> Path | None:
