@@ -239,3 +239,22 @@ def test_squeeze_excitation_and_a_hand_drawn_gate():
     x = torch.randn(3, 3, 8, 8)
     with torch.no_grad():
         assert (ours(x) - model(x)).abs().max() <= 1e-5
+
+
+def test_the_command_imports_onnx_files_too(tmp_path, capsys):
+    """SOURCE ending in .onnx goes to the ONNX importer (data, never run) through the same
+    command: a small exported network comes back with its numbers."""
+    from helpers import chain
+
+    from app.export import export_onnx
+    g, _ = chain(("Conv2d", {"filters": 8}), "GlobalAvgPool",  # (the exporter folds BN)
+                 ("Linear", {"units": 4}), shape=(3, 16, 16))
+    export_onnx(g, tmp_path / "small.onnx")
+    out = tmp_path / "small.json"
+    assert main(["import", str(tmp_path / "small.onnx"), "-o", str(out),
+                 "--weights", str(tmp_path / "small.safetensors")]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total_params"] == g.totals()["total_params"]
+    assert summary["output_shape"] == [4]
