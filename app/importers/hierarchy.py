@@ -3,10 +3,12 @@
 Walking the model top-down, each child module becomes, in this order of preference: one
 catalogue block (recognised by construction, see recognise.py); its input passed through (an
 Identity); the single node it simplifies to (a BasicConv2d is one Conv2d); or an instance of
-a composite definition made from its fragment. Definitions are keyed by the class (or the
-container's attribute name) and the body they hold, so every instance of the same class and
-configuration shares one definition, and a different configuration gets its own
-(`Inception`, `Inception2`…). Bodies are written inner first: dependency order.
+a composite definition made from its fragment. Definitions are keyed by the body they hold,
+so every instance of the same class and configuration shares one definition (named after the
+class, or the container's attribute: `InceptionA`, `Layer2`), a different configuration gets
+its own (`InceptionA2`…), and a file NetCanvas exported, whose classes are one per
+definition and input shape, comes back with the definitions it was written from. Bodies are
+written inner first: dependency order. Sequentials inside a block are drawn inside it.
 """
 from __future__ import annotations
 
