@@ -38,14 +38,14 @@ MANY_RECTS = 256  # a change naming more areas than this drops every cell
 
 
 class _Cell:
-    __slots__ = ("others", "picture", "pixmap", "pixmap_key", "selected_edges")
+    __slots__ = ("others", "picture", "pixmaps", "selected_edges")
 
     def __init__(self, picture, selected_edges, others):
         self.picture = picture
         self.selected_edges = selected_edges  # (line, color): their pen depends on the zoom
         self.others = others  # items of other kinds, drawn as themselves
-        self.pixmap: QPixmap | None = None  # the picture rendered at the zoom last drawn
-        self.pixmap_key = None
+        # the picture rendered at the zooms last drawn (two: the canvas and the minimap)
+        self.pixmaps: dict[tuple, QPixmap] = {}
 
 
 class Overview(QObject):
@@ -88,20 +88,23 @@ class Overview(QObject):
                             self._edited.add((detail, size, i, j))
 
     # ---- drawing ---------------------------------------------------------------------------
-    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box") -> None:
+    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box",
+             settled: bool = False) -> None:
         """Draw the part of the scene in `exposed` (scene coordinates) at `detail`; the
-        painter's transform maps the scene to the device, `lod` pixels per scene unit."""
+        painter's transform maps the scene to the device, `lod` pixels per scene unit.
+        settled: draw whole big cells even just after an edit (a picture kept for long,
+        as the minimap's, must look as a fresh drawing does)."""
         if detail not in ("title", "box"):
             detail = "title"  # the most a recorded cell shows (a minimap of one or two nodes)
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
         self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), detail, size,
-                         lod, painter.hasClipping())
+                         lod, painter.hasClipping(), settled)
 
     def _draw_cells(self, painter: QPainter, area: QRectF, detail: str, size: float,
-                    lod: float, clip: bool) -> None:
+                    lod: float, clip: bool, settled: bool = False) -> None:
         cells = self.levels[(detail, size)]
         small = LEVELS[0]
-        settled = time.monotonic() - self._last_change > SETTLE_S
+        settled = settled or time.monotonic() - self._last_change > SETTLE_S
         x0, y0, x1, y1 = _span(area, size)
         missing = {(i, j) for j in range(y0, y1 + 1) for i in range(x0, x1 + 1)
                    if (i, j) not in cells}
@@ -177,7 +180,8 @@ class Overview(QObject):
         ox, oy = math.floor(x), math.floor(y)
         dpr = painter.device().devicePixelRatio() if painter.device() else 1.0
         key = (sx, sy, round(x - ox, 3), round(y - oy, 3), dpr)
-        if cell.pixmap_key != key:
+        pixmap = cell.pixmaps.get(key)
+        if pixmap is None:
             w, h = math.ceil(size * sx + x - ox) + 1, math.ceil(size * sy + y - oy) + 1
             pm = QPixmap(max(1, round(w * dpr)), max(1, round(h * dpr)))
             pm.setDevicePixelRatio(dpr)
@@ -190,10 +194,12 @@ class Overview(QObject):
             p.setClipRect(QRectF(i * size, j * size, size, size))
             p.drawPicture(0, 0, cell.picture)
             p.end()
-            cell.pixmap, cell.pixmap_key = pm, key
+            if len(cell.pixmaps) > 1:
+                del cell.pixmaps[next(iter(cell.pixmaps))]  # the oldest
+            pixmap = cell.pixmaps[key] = pm
         painter.save()
         painter.resetTransform()
-        painter.drawPixmap(ox, oy, cell.pixmap)
+        painter.drawPixmap(ox, oy, pixmap)
         painter.restore()
 
     def _sort_into(self, wanted: set, size: float) -> dict[tuple[int, int], list]:

@@ -21,9 +21,6 @@ from .theme import theme
 SCENE_MARGIN = 1200.0
 
 
-RELABEL_FAR = 500  # zoomed out, labels are placed clear of nodes only when this few show
-
-
 class GraphScene(SceneDropsMixin, QGraphicsScene):
     status = Signal(str)  # a line for the status bar (refusals while connecting)
     enterRequested = Signal(str)  # a composite block was double-clicked
@@ -209,15 +206,13 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def relabel(self) -> None:
         """Labels in view keep clear of the nodes as they are now (after each burst of edits,
         and when a view shows another part). Only those in view: a 10,000-node graph must not
-        ask the scene's index about every label after each edit; and zoomed out, where no
-        label is drawn, only while few are in view."""
+        ask the scene's index about every label after each edit; and not zoomed out, where
+        no label is drawn (zooming in relabels)."""
         for view in self.views():
-            if not view.isVisible():
+            if not view.isVisible() or detail_level(view.transform().m11()) != "full":
                 continue
             area = view.mapToScene(view.viewport().rect()).boundingRect()
             edges = [it for it in self.items(area) if isinstance(it, EdgeItem)]
-            if detail_level(view.transform().m11()) != "full" and len(edges) > RELABEL_FAR:
-                continue
             for e in edges:
                 e.relabel()
 
