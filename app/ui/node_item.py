@@ -43,7 +43,6 @@ def detail_level(lod: float) -> str:
 
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
 
 # texts and colours many nodes share, made once (a 10,000-node network has few distinct ones)
 _memo: dict = {}
@@ -291,13 +290,6 @@ class NodeItem(QGraphicsItem):
         return next(i for i in range(len(self.taken) + 1) if i not in self.taken)
 
     # ---- painting ------------------------------------------------------------------
-    def itemChange(self, change, value):
-        if change == _SELECTED_CHANGED:
-            self.update()
-            for e in self.edges_in + self.edges_out:
-                e.update()
-        return super().itemChange(change, value)
-
     def paint(self, painter, option, widget=None):
         c = colors()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())

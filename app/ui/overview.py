@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
-from .node_item import WIDTH, NodeItem, box_pen, paint_cards, paint_far
+from .node_item import FAR_SPILL, WIDTH, NodeItem, box_pen, paint_cards, paint_far
 from .theme import colors, theme
 
 LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
@@ -52,9 +52,10 @@ class Overview(QObject):
     def __init__(self, scene):
         super().__init__(scene)
         self.scene = scene
-        # (detail, cell size) → cells by (column, row)
-        self.levels: dict[tuple[str, float], dict[tuple[int, int], _Cell]] = {
-            (detail, size): {} for detail in ("title", "box") for size in LEVELS}
+        # (detail, cell size) → cells by (column, row); detail is "box" or ("title", zoom):
+        # type names are drawn at a size for the zoom, so each zoom has its own cells
+        self.levels: dict[tuple, dict[tuple[int, int], _Cell]] = {
+            ("box", size): {} for size in LEVELS}
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
         self._last_change = 0.0
         self._edited: set = set()  # (detail, size, column, row) of big cells a small change dropped
@@ -94,15 +95,23 @@ class Overview(QObject):
         painter's transform maps the scene to the device, `lod` pixels per scene unit.
         settled: draw whole big cells even just after an edit (a picture kept for long,
         as the minimap's, must look as a fresh drawing does)."""
-        if detail not in ("title", "box"):
-            detail = "title"  # the most a recorded cell shows (a minimap of one or two nodes)
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
-        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), detail, size,
+        if detail == "box":
+            key = "box"
+        else:  # "title" (or more: the most a recorded cell shows), for this zoom
+            key = ("title", lod)
+            zooms = list(dict.fromkeys(k for k, _ in self.levels if k != "box"))
+            if key not in zooms and len(zooms) >= 2:  # keep the cells of two zooms
+                for k in [k for k in self.levels if k[0] == zooms[0]]:
+                    del self.levels[k]
+                self._edited = {e for e in self._edited if e[0] != zooms[0]}
+        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), key, size,
                          lod, painter.hasClipping(), settled)
 
-    def _draw_cells(self, painter: QPainter, area: QRectF, detail: str, size: float,
+    def _draw_cells(self, painter: QPainter, area: QRectF, key, size: float,
                     lod: float, clip: bool, settled: bool = False) -> None:
-        cells = self.levels[(detail, size)]
+        detail = "box" if key == "box" else "title"
+        cells = self.levels.setdefault((key, size), {})
         small = LEVELS[0]
         settled = settled or time.monotonic() - self._last_change > SETTLE_S
         x0, y0, x1, y1 = _span(area, size)
@@ -114,12 +123,12 @@ class Overview(QObject):
             gc.disable()  # many small objects at once, over a heap of the whole graph
             try:
                 bins = self._sort_into(missing, size)
-                for key in missing:
-                    edited = (detail, size, *key)
+                for cell_at in missing:
+                    edited = (key, size, *cell_at)
                     if size > small and edited in self._edited and not settled:
                         continue  # drawn from its small cells below
                     self._edited.discard(edited)
-                    cells[key] = self._record(*key, size, detail, bins[key])
+                    cells[cell_at] = self._record(*cell_at, size, detail, lod, bins[cell_at])
             finally:
                 if gc_was:
                     gc.enable()
@@ -127,14 +136,15 @@ class Overview(QObject):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
                 if cell is None:
-                    if size > small and (detail, size, i, j) in self._edited and not settled:
+                    if size > small and (key, size, i, j) in self._edited and not settled:
                         # being edited: drawn from its small cells, of which only those
                         # under the edit are recorded again
                         self._draw_cells(painter, QRectF(i * size, j * size, size, size)
-                                         .intersected(area), detail, small, lod, clip)
+                                         .intersected(area), key, small, lod, clip)
                         continue
-                    self._edited.discard((detail, size, i, j))
-                    cell = cells[(i, j)] = self._record(i, j, size, detail, bins.get((i, j)))
+                    self._edited.discard((key, size, i, j))
+                    cell = cells[(i, j)] = self._record(i, j, size, detail, lod,
+                                                        bins.get((i, j)))
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
                 if cell.picture is not None:
@@ -224,13 +234,15 @@ class Overview(QObject):
         for n in list(self.scene.nodes.values()):
             p = n.pos()
             x, y = p.x(), p.y()
-            put(n, x - 8, y - 8, x + WIDTH + 16, y + n.height + 16)  # bounding rect and more
+            # its bounding rect (the type name may run FAR_SPILL into the gaps) and more
+            put(n, x - FAR_SPILL - 8, y - 8, x + WIDTH + FAR_SPILL + 16, y + n.height + 16)
         for item in extra:
             r = item.sceneBoundingRect()
             put(item, r.left(), r.top(), r.right(), r.bottom())
         return bins
 
-    def _record(self, i: int, j: int, size: float, detail: str, items=None) -> _Cell:
+    def _record(self, i: int, j: int, size: float, detail: str, lod: float,
+                items=None) -> _Cell:
         """One cell as a picture: its edges, then its nodes; at "box" detail batched by
         pen and colour (straight lines, plain boxes). `items`: the cell's, if known."""
         self.recorded += 1
@@ -265,7 +277,7 @@ class Overview(QObject):
                     lines.setdefault(key, (color, []))[1].append(shape)
             elif isinstance(item, NodeItem):
                 selected = item in chosen
-                opacity = 0.5 if item.blocked and not selected else 1.0
+                opacity = 0.5 if (item.blocked and not selected) or item.accepts is False else 1.0
                 nodes.append((item, selected, opacity))
                 if box and not item.composite:
                     key = (item.color.rgba(), bool(item.problem), selected, opacity)
@@ -295,7 +307,7 @@ class Overview(QObject):
             p.setOpacity(opacity)
             if item.composite:
                 paint_cards(p, QRectF(0, 0, WIDTH, item.height), item.color)
-            paint_far(p, item, selected, detail)
+            paint_far(p, item, selected, detail, lod)
             p.restore()
         for (_rgba, problem, selected, opacity), (color, group) in boxes.items():
             p.setOpacity(opacity)

@@ -21,6 +21,9 @@ from .theme import theme
 SCENE_MARGIN = 1200.0
 
 
+RELABEL_FAR = 500  # zoomed out, labels are placed clear of nodes only in graphs this small
+
+
 class GraphScene(SceneDropsMixin, QGraphicsScene):
     status = Signal(str)  # a line for the status bar (refusals while connecting)
     enterRequested = Signal(str)  # a composite block was double-clicked
@@ -51,6 +54,11 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._selection_timer = QTimer(self)  # one selectionChanged after removing many
         self._selection_timer.setSingleShot(True)
         self._selection_timer.timeout.connect(self.selectionChanged.emit)
+        # a node's edges are drawn in the accent colour while it is selected: repaint them when
+        # that changes (first of the slots; an itemChange override per node instead made
+        # Qt call into Python four times for every node added)
+        self._selected_nodes: set[NodeItem] = set()
+        self.selectionChanged.connect(self._repaint_selected_edges)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -73,6 +81,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         gc.disable()
         try:
             self.clear()
+            self._selected_nodes = set()
             self.nodes, self.edges = {}, {}
             self._bounds = QRectF()
             g = self.graph
@@ -206,10 +215,11 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def relabel(self) -> None:
         """Labels in view keep clear of the nodes as they are now (after each burst of edits,
         and when a view shows another part). Only those in view: a 10,000-node graph must not
-        ask the scene's index about every label after each edit; and not zoomed out, where
-        no label is drawn (zooming in relabels)."""
+        ask the scene's index about every label after each edit; and zoomed out, where no
+        label is drawn, only in a small graph (zooming in relabels)."""
         for view in self.views():
-            if not view.isVisible() or detail_level(view.transform().m11()) != "full":
+            if not view.isVisible() or (detail_level(view.transform().m11()) != "full"
+                                        and len(self.edges) > RELABEL_FAR):
                 continue
             area = view.mapToScene(view.viewport().rect()).boundingRect()
             edges = [it for it in self.items(area) if isinstance(it, EdgeItem)]
@@ -297,6 +307,15 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self.update()
 
     # ---- selection -------------------------------------------------------------------
+    def _repaint_selected_edges(self) -> None:
+        now = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
+        for item in now.symmetric_difference(self._selected_nodes):
+            for e in item.edges_in:
+                e.update()
+            for e in item.edges_out:
+                e.update()
+        self._selected_nodes = now
+
     def selected_nodes(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
 

@@ -260,10 +260,10 @@ class CanvasView(QGraphicsView):
         painter.drawLines([QLineF(*ln) for ln in lines])
 
     def paintEvent(self, ev):
-        """Far out (nodes are plain boxes), the canvas is drawn from the overview's recorded
-        cells instead of item by item (see overview.py)."""
+        """Zoomed out (nodes are boxes, with or without their type names), the canvas is
+        drawn from the overview's recorded cells instead of item by item (see overview.py)."""
         detail = detail_level(self.zoom())
-        if detail != "box":  # names are drawn at a size for this zoom: item by item
+        if detail == "full":
             super().paintEvent(ev)
             return
         painter = QPainter(self.viewport())
