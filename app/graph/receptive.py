@@ -189,38 +189,66 @@ def receptive_fields(graph) -> dict[str, NodeField | None]:
     return _graph_fields(graph, graph.definitions, None, {}, lambda n: graph.info.get(n))
 
 
+class FieldsSoFar:
+    """The top graph's fields computed only as far as asked: `get(n)` measures the nodes
+    in graph order up to n (a node's field needs only the nodes before it), so a table
+    that shows its first rows measures a handful of nodes, not 10,000."""
+
+    def __init__(self, graph):
+        self.out: dict[str, NodeField | None] = {}
+        self._walk = _iter_fields(graph, graph.definitions, None, {},
+                                  lambda n: graph.info.get(n), self.out)
+        self._nodes = graph.g
+
+    def get(self, n: str) -> NodeField | None:
+        out = self.out
+        if n not in out and n in self._nodes:
+            for done in self._walk:
+                if done == n:
+                    break
+        return out.get(n)
+
+
 def _graph_fields(graph, defs, params_of, start: dict[str, Field], info_of,
                   ) -> dict[str, NodeField | None]:
     """Fields of every node of `graph` (the top graph or a composite body).
 
     start: fields of the body's Input nodes; params_of(n): an inner node's params for this
     instance (None at the top); info_of(n): an object with .output_shape, or None."""
-    from .receptive_rules import RULES
     out: dict[str, NodeField | None] = {}
-    for n in graph.topological_order():
-        t = graph.type_of(n)
-        info = info_of(n)
-        shape = info.output_shape if info is not None else None
-        if n in start:
-            out[n] = NodeField(start[n])
-            continue
-        if t == "Input":
-            out[n] = NodeField(RULES[t]([], None)) if shape is not None and len(shape) == 3 \
-                else None
-            continue
-        ins = graph.inputs_of(n)
-        fields = [out.get(s) for s, _ in ins]
-        in_shapes = [getattr(info_of(s), "output_shape", None) for s, _ in ins]
-        if shape is None or not fields or any(f is None for f in fields) \
-                or any(s is None for s in in_shapes):
-            out[n] = None
-            continue
-        warnings: list[str] = []
-        params = params_of(n) if params_of else graph.node(n)["params"]
-        f = node_field(defs, t, params, [f.field for f in fields], in_shapes, shape,
-                       graph.node(n).get("repeat", 1), warnings.append)
-        out[n] = None if f is None else NodeField(f, "; ".join(dict.fromkeys(warnings)) or None)
+    for _ in _iter_fields(graph, defs, params_of, start, info_of, out):
+        pass
     return out
+
+
+def _iter_fields(graph, defs, params_of, start: dict[str, Field], info_of, out: dict):
+    """Put each node's field into `out` in graph order, yielding the node after each."""
+    for n in graph.topological_order():
+        out[n] = _node_field_of(n, graph, defs, params_of, start, info_of, out)
+        yield n
+
+
+def _node_field_of(n, graph, defs, params_of, start, info_of, out) -> NodeField | None:
+    """One node's field, its inputs' being in `out` already."""
+    from .receptive_rules import RULES
+    t = graph.type_of(n)
+    info = info_of(n)
+    shape = info.output_shape if info is not None else None
+    if n in start:
+        return NodeField(start[n])
+    if t == "Input":
+        return NodeField(RULES[t]([], None)) if shape is not None and len(shape) == 3 else None
+    ins = graph.inputs_of(n)
+    fields = [out.get(s) for s, _ in ins]
+    in_shapes = [getattr(info_of(s), "output_shape", None) for s, _ in ins]
+    if shape is None or not fields or any(f is None for f in fields) \
+            or any(s is None for s in in_shapes):
+        return None
+    warnings: list[str] = []
+    params = params_of(n) if params_of else graph.node(n)["params"]
+    f = node_field(defs, t, params, [f.field for f in fields], in_shapes, shape,
+                   graph.node(n).get("repeat", 1), warnings.append)
+    return None if f is None else NodeField(f, "; ".join(dict.fromkeys(warnings)) or None)
 
 
 def node_field(defs, type_id: str, params: dict[str, Any], fields: list[Field],
@@ -283,6 +311,7 @@ __all__ = [
     "Axis",
     "Context",
     "Field",
+    "FieldsSoFar",
     "NodeField",
     "join",
     "node_field",

@@ -115,33 +115,34 @@ def fonts() -> _Fonts:
 
 
 class NodeItem(QGraphicsItem):
+    # What refresh() sets, as class defaults until then (a 10,000-node graph makes 10,000
+    # items: each assignment saved in __init__ counts)
+    many = False
+    has_input = True
+    taken: frozenset[int] = frozenset()
+    color = QColor()
+    type_id = title = name = params_text = shape_text = count_text = ""
+    problem: str | None = None
+    blocked = False
+    name_is_id = False
+    repeat = 1
+    badge = ""  # "×3" when the node repeats
+
     def __init__(self, node_id: str):
         super().__init__()
         self.node_id = node_id
         self.setFlag(_SELECTABLE)
-        # No item cache: with DeviceCoordinateCache Qt kept drawing the old pixmap after
-        # refresh() called update() (a red outline or an old shape after the model changed,
-        # on the canvas and the minimap alike; only a zoom change, which rebuilds the pixmap,
-        # showed the truth: issue 9). tests/test_ui_canvas_truth.py compares every edit with a
-        # fresh drawing.
-        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        # No item cache (the default: no setCacheMode call): with DeviceCoordinateCache Qt
+        # kept drawing the old pixmap after refresh() called update() (a red outline or an
+        # old shape after the model changed, on the canvas and the minimap alike; only a
+        # zoom change, which rebuilds the pixmap, showed the truth: issue 9).
+        # tests/test_ui_canvas_truth.py compares every edit with a fresh drawing.
         self.edges_in: list = []
         self.edges_out: list = []
         self.height = BASE_HEIGHT
         self.n_ports = 1
-        self.many = False
-        self.has_input = True
-        self.taken: frozenset[int] = frozenset()
         self._key = None
-        self.color = QColor()
-        self.type_id = self.title = self.name = self.params_text = self.shape_text = ""
-        self.count_text = ""
-        self.problem: str | None = None
-        self.blocked = False
-        self.name_is_id = False
         self.composite = False  # an instance of a composite block (double-click opens it)
-        self.repeat = 1
-        self.badge = ""  # "×3" when the node repeats
         # while a wire is drawn: "in" / "out" = it can connect here (those ports light up),
         # False = it cannot (the node dims), None = no wire
         self.accepts: str | bool | None = None
