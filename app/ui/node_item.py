@@ -98,6 +98,7 @@ class _Fonts:
         self.m_body = QFontMetricsF(self.body)
         self.m_label = QFontMetricsF(self.label)
         self.m_small = QFontMetricsF(self.small)
+        self.m_title = QFontMetricsF(self.title)
         self.big = QFont()
         self.big.setPointSizeF(17)
         self.big.setWeight(QFont.Weight.DemiBold)
@@ -312,14 +313,9 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(c.node)
         painter.drawRoundedRect(rect, 6, 6)
         # header band
-        head = QPainterPath()
-        head.setFillRule(Qt.FillRule.WindingFill)
-        hr = QRectF(0.5, 0.5, WIDTH - 1, HEADER)
-        head.addRoundedRect(hr, 5.5, 5.5)
-        head.addRect(QRectF(0.5, HEADER / 2, WIDTH - 1, HEADER / 2 + 0.5))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color)
-        painter.drawPath(head.simplified())
+        painter.drawPath(header_path())
         tx = 9.0
         hx = tx
         if self.composite:  # the marker: two nested squares
@@ -330,7 +326,7 @@ class NodeItem(QGraphicsItem):
             hx += 16
         painter.setPen(QColor("#FFFFFF"))
         painter.setFont(f.title)
-        m_title = QFontMetricsF(f.title)
+        m_title = f.m_title
         badge_w = m_title.horizontalAdvance(self.badge) + 10 if self.badge else 0
         room = WIDTH - hx - 6 - badge_w
         title = m_title.elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
@@ -425,6 +421,21 @@ class NodeItem(QGraphicsItem):
         painter.setFont(font)
         painter.setPen(QColor("#FFFFFF"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+_header: QPainterPath | None = None
+
+
+def header_path() -> QPainterPath:
+    """The header band (rounded at the top), the same for every node: made once."""
+    global _header
+    if _header is None:
+        head = QPainterPath()
+        head.setFillRule(Qt.FillRule.WindingFill)
+        head.addRoundedRect(QRectF(0.5, 0.5, WIDTH - 1, HEADER), 5.5, 5.5)
+        head.addRect(QRectF(0.5, HEADER / 2, WIDTH - 1, HEADER / 2 + 0.5))
+        _header = head.simplified()
+    return _header
 
 
 def paint_cards(painter, rect: QRectF, color: QColor) -> None:
