@@ -222,20 +222,26 @@ class Overview(QObject):
         floor = math.floor
 
         def put(item, left, top, right, bottom):
-            for i in range(floor(left / size), floor(right / size) + 1):
-                for j in range(floor(top / size), floor(bottom / size) + 1):
+            i0, i1 = floor(left / size), floor(right / size)
+            j0, j1 = floor(top / size), floor(bottom / size)
+            if i0 == i1 and j0 == j1:  # most items lie in one cell
+                b = bins.get((i0, j0))
+                if b is not None:
+                    b.append(item)
+                return
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
                     b = bins.get((i, j))
                     if b is not None:
                         b.append(item)
 
         for e in list(self.scene.edges.values()):  # at (0, 0): their rect is in the scene's
-            r = e._rect
-            put(e, r.left(), r.top(), r.right(), r.bottom())
+            put(e, *e._rect.getCoords())
+        spill = FAR_SPILL + 8
         for n in list(self.scene.nodes.values()):
-            p = n.pos()
-            x, y = p.x(), p.y()
+            x, y = n.x(), n.y()
             # its bounding rect (the type name may run FAR_SPILL into the gaps) and more
-            put(n, x - FAR_SPILL - 8, y - 8, x + WIDTH + FAR_SPILL + 16, y + n.height + 16)
+            put(n, x - spill, y - 8, x + WIDTH + spill + 8, y + n.height + 16)
         for item in extra:
             r = item.sceneBoundingRect()
             put(item, r.left(), r.top(), r.right(), r.bottom())

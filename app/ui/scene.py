@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from app.graph import fmt_shape
 
 from .edge_item import EdgeItem, RubberLine
-from .node_item import NodeItem, detail_level
+from .node_item import NodeItem, _memoized, detail_level
 from .scene_drops import SceneDropsMixin
 from .theme import theme
 
@@ -140,7 +140,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def _label_of(self, e: EdgeItem) -> tuple[str, bool]:
         info = self.graph.info.get(e.src.node_id)
         shape = info.output_shape if info else None
-        return (fmt_shape(shape) if shape is not None else ""), e.dst.blocked
+        text = "" if shape is None else _memoized(("shape", shape), lambda: fmt_shape(shape))
+        return text, e.dst.blocked
 
     def _label(self, e: EdgeItem) -> None:
         e.set_label(*self._label_of(e))
