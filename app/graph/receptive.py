@@ -209,6 +209,26 @@ class FieldsSoFar:
         return out.get(n)
 
 
+def field_of(graph, node: str) -> NodeField | None:
+    """One node's field (as receptive_fields gives it), measuring only the nodes it sees:
+    its ancestors, in graph order (the inspector asks for one node of a big graph)."""
+    if node not in graph.g:
+        return None
+    seen, todo = {node}, [node]
+    pred = graph.g.pred
+    while todo:
+        for s in pred[todo.pop()]:
+            if s not in seen:
+                seen.add(s)
+                todo.append(s)
+    out: dict[str, NodeField | None] = {}
+    info_of = graph.info.get
+    for n in graph.topological_order():
+        if n in seen:
+            out[n] = _node_field_of(n, graph, graph.definitions, None, {}, info_of, out)
+    return out[node]
+
+
 def _graph_fields(graph, defs, params_of, start: dict[str, Field], info_of,
                   ) -> dict[str, NodeField | None]:
     """Fields of every node of `graph` (the top graph or a composite body).
@@ -313,6 +333,7 @@ __all__ = [
     "Field",
     "FieldsSoFar",
     "NodeField",
+    "field_of",
     "join",
     "node_field",
     "receptive_fields",
