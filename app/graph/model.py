@@ -9,6 +9,7 @@ hear what changed so that a view can follow the model.
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 import itertools
 import re
@@ -432,9 +433,11 @@ class NetGraph:
                     self.connect(e["source"], e["target"], e.get("port", 0))
             finally:
                 self._loading = False
-            cycle = find_cycle(self.g.edges)
-            if cycle:
-                raise GraphError(f"the graph has a cycle: {describe_cycle(cycle)}")
+            try:  # the order, needed next anyway, is found only without a cycle
+                self.topological_order()
+            except ValueError:
+                cycle = find_cycle(self.g.edge_values("port"))
+                raise GraphError(f"the graph has a cycle: {describe_cycle(cycle)}") from None
             self._events = [("reset", None)]
 
     # ---- validation ------------------------------------------------------------
@@ -580,6 +583,7 @@ def _copied(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v if v.__class__ in _IMMUTABLE else copy.deepcopy(v) for k, v in params.items()}
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same ids (n1, n2, …) recur in every graph
 def _natural_key(node_id: str) -> tuple:
     """Sort ids like n2 < n10, so that tables and errors read in drawing order."""
     return tuple((0, int(t)) if t.isdigit() else (1, t) for t in _DIGITS.split(node_id) if t)

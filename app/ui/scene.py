@@ -80,6 +80,7 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            self._selected_nodes = set()  # (a selectionChanged while clearing finds none)
             self.clear()
             self._selected_nodes = set()
             self.nodes, self.edges = {}, {}
