@@ -84,12 +84,12 @@ class SummaryModel(QAbstractItemModel):
                 and self._refill(g)):
             if order:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(order) - 1, len(COLUMNS) - 1))
-                for r in self._rows.values():  # and the rows inside open blocks
+                for r in [r for r in self._top if r is not None] + list(self._rows.values()):
+                    # and the rows inside blocks
                     if r.children:
                         self.dataChanged.emit(
-                            self.createIndex(0, 0, id(r.children[0])),
-                            self.createIndex(len(r.children) - 1, len(COLUMNS) - 1,
-                                             id(r.children[-1])))
+                            self._index(r.children[0]),
+                            self._index(r.children[-1], len(COLUMNS) - 1))
             return False
         self.beginResetModel()
         self.order = list(order)
@@ -121,8 +121,13 @@ class SummaryModel(QAbstractItemModel):
         r = self._top[i]
         if r is None:
             r = self._top[i] = _Row((self.order[i],), None, i)
-            self._rows[id(r)] = r
         return r
+
+    def _index(self, r: _Row, column: int = 0) -> QModelIndex:
+        """A row's index. Top-level rows are known by their place + 1 (the view lays out
+        every one of them: no object each), rows inside blocks by their object's id (an
+        address, far above any row count)."""
+        return self.createIndex(r.row, column, r.row + 1 if r.parent is None else id(r))
 
     def _current(self, n: str) -> bool:
         """Whether node n can be read now: between an edit and the refresh that follows
@@ -167,7 +172,12 @@ class SummaryModel(QAbstractItemModel):
         return bool(self._children_of(r))
 
     def row_at(self, index: QModelIndex) -> _Row | None:
-        return self._rows.get(index.internalId()) if index.isValid() else None
+        if not index.isValid():
+            return None
+        iid = index.internalId()
+        if 0 < iid <= len(self.order):
+            return self._top_row(iid - 1)
+        return self._rows.get(iid)
 
     def index_of(self, path) -> QModelIndex:
         """The first-column index of a node given by ids from the top, or an invalid one."""
@@ -179,7 +189,7 @@ class SummaryModel(QAbstractItemModel):
             r = next((ch for ch in self._children_of(r) if ch.path[-1] == nid), None)
             if r is None:
                 return QModelIndex()
-        return self.createIndex(r.row, 0, id(r))
+        return self._index(r)
 
     # ---- QAbstractItemModel ------------------------------------------------------------
     def index(self, row: int, column: int, parent: QModelIndex = _ROOT) -> QModelIndex:
@@ -191,13 +201,15 @@ class SummaryModel(QAbstractItemModel):
             return self.createIndex(row, column, id(kids[row]))
         if not 0 <= row < len(self.order) or not 0 <= column < len(COLUMNS):
             return QModelIndex()
-        return self.createIndex(row, column, id(self._top_row(row)))
+        return self.createIndex(row, column, row + 1)
 
     def parent(self, index: QModelIndex = _ROOT) -> QModelIndex:
-        r = self.row_at(index)
+        if not index.isValid() or index.internalId() <= len(self.order):
+            return QModelIndex()  # a top-level row
+        r = self._rows.get(index.internalId())
         if r is None or r.parent is None:
             return QModelIndex()
-        return self.createIndex(r.parent.row, 0, id(r.parent))
+        return self._index(r.parent)
 
     def rowCount(self, parent: QModelIndex = _ROOT) -> int:
         if not parent.isValid():
@@ -210,8 +222,15 @@ class SummaryModel(QAbstractItemModel):
     def hasChildren(self, parent: QModelIndex = _ROOT) -> bool:
         if not parent.isValid():
             return bool(self.order)
+        if parent.column() != 0:
+            return False
+        iid = parent.internalId()
+        if 0 < iid <= len(self.order):  # asked for every top-level row: no object made
+            g, n = self.doc.graph, self.order[iid - 1]
+            if not self._current(n) or g.g.nodes[n]["type"] not in g.definitions:
+                return False
         r = self.row_at(parent)
-        return parent.column() == 0 and r is not None and self._has_children(r)
+        return r is not None and self._has_children(r)
 
     def columnCount(self, parent: QModelIndex = _ROOT) -> int:
         return len(COLUMNS)
@@ -344,8 +363,8 @@ class SummaryPanel(QWidget):
     def expanded_paths(self) -> set[tuple[str, ...]]:
         """Paths of the rows open now (only composite rows can be: few)."""
         m = self.model
-        return {r.path for r in list(m._rows.values()) if r.children is not None
-                and self.table.isExpanded(m.createIndex(r.row, 0, id(r)))}
+        rows = [r for r in m._top if r is not None] + list(m._rows.values())
+        return {r.path for r in rows if r.children is not None and self.table.isExpanded(m._index(r))}
 
     def row_of(self, node: str) -> int:
         return self.model.where.get(node, -1)

@@ -345,7 +345,11 @@ class Minimap(QGraphicsView):
         self._timer.setSingleShot(True)
         self._timer.setInterval(50)
         self._timer.timeout.connect(self.refit)
-        main.scene().changed.connect(lambda _r: self._timer.start())
+        # a method, not a lambda: Qt disconnects it when the minimap goes (a scene may live on)
+        main.scene().changed.connect(self._scene_changed)
+
+    def _scene_changed(self, _rects=None) -> None:
+        self._timer.start()
 
     def set_corner(self, corner: str) -> None:
         if corner in self.CORNERS:
