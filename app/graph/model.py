@@ -83,6 +83,7 @@ class NetGraph:
         self._dirty: set[str] = set()
         self._events: list[tuple[str, Any]] = []
         self._loading = False  # load_dict: the loader has checked cycles and limits once
+        self.load_notes: list[str] = []  # what the project loader changed, to tell the user
 
     # ---- listeners -------------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:

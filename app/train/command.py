@@ -147,6 +147,7 @@ def _err(msg: str) -> None:
 
 
 def run(args) -> int:
+    from app.cli import tell_load_notes
     from app.compile import CompileError
     from app.project import ProjectError, load_project
 
@@ -168,6 +169,7 @@ def run(args) -> int:
         graph = load_project(args.file)
     except ProjectError as exc:
         return fail(str(exc), 2)
+    tell_load_notes(graph, args.file)
     checkpoint = None
     if args.resume:
         from .checkpoint import load_checkpoint

@@ -84,6 +84,8 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self.start_autosave()
         if graph is not None:
             self.doc.replace(graph, path)
+            if graph.load_notes:  # a block renamed on the way in: said once, here
+                self.show_status(" ".join(graph.load_notes), 20000)
         elif example:
             self.open_example()
         self.update_title()
