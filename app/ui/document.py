@@ -17,9 +17,11 @@ from PySide6.QtGui import QUndoStack
 from app import library
 from app.graph import GraphError, NetGraph, Problem, grouping
 from app.graph.model import definition_from_dict
+from app.weights_store import AttachedWeights
 
 from . import commands as C
 from . import splice_commands as S
+from . import weights_ops
 
 STRUCTURE_EVENTS = {"node_added", "node_removed", "node_changed", "edge_added",
                     "edge_removed", "info_changed", "reset"}
@@ -38,6 +40,7 @@ class Document(QObject):
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(0)
         self.graph = graph or NetGraph()
+        self.weights = AttachedWeights()  # imported/saved tensors per node (usually none)
         self.trail: list[tuple[str, str]] = []
         self._view = self.graph
         self.last_error: str | None = None
@@ -72,13 +75,16 @@ class Document(QObject):
         self.stack.setClean()
         self.modifiedChanged.emit(self.is_modified())
 
-    def replace(self, graph: NetGraph, path: str | Path | None = None, modified: bool = False) -> None:
-        """A new graph for this document (New, Open, recover): the undo history starts over."""
+    def replace(self, graph: NetGraph, path: str | Path | None = None, modified: bool = False,
+                weights: AttachedWeights | None = None) -> None:
+        """A new graph for this document (New, Open, recover, Import), with the weights
+        attached to it (default none): the undo history starts over."""
         if self._view is not self.graph:
             self._view.unsubscribe(self._on_view_event)
         self.trail = []
         self.graph.unsubscribe(self._on_event)
         self.graph = graph
+        self.weights = weights if weights is not None else AttachedWeights()
         graph.subscribe(self._on_event)
         self._view = graph
         self.path = Path(path) if path else None
@@ -244,7 +250,9 @@ class Document(QObject):
             cmd.apply()
         except GraphError as exc:
             return self._refuse(str(exc))
+        weights_ops.after_apply(self, cmd)  # the weights this edit drops travel with it
         self.stack.push(cmd)
+        weights_ops.after_push(self, cmd)
         return None
 
     def inside_refusal(self, types=(), nodes=(), doing: str = "delete") -> str | None:

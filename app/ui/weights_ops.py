@@ -1,0 +1,171 @@
+"""The editor's side of attached weights (app/weights_store.py): the undo hooks that keep
+them with their nodes, the sidecar file on open and save, the inspector's line, and the
+exports that use them.
+
+Undo: after an edit is applied (and after each redo) the document's weights are
+reconciled with the graph, and the command keeps what that dropped; its undo puts it back.
+An edit merged into the one before it (a drag, a spin box) hands its drops to that one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.weights_store import AttachedWeights, load_sidecar
+
+# ---- undo hooks (called by Document.run and commands.Command) -------------------------------
+
+
+def after_apply(doc, cmd) -> None:
+    """The edit was done (applied or redone): drop the weights it made misfit."""
+    weights = getattr(doc, "weights", None)
+    cmd.weights_dropped = weights.reconcile(doc.graph) if weights else {}
+
+
+def after_push(doc, cmd) -> None:
+    """A command merged into the one before it: that one now carries these drops too."""
+    dropped = getattr(cmd, "weights_dropped", None)
+    if not dropped:
+        return
+    top = doc.stack.command(doc.stack.index() - 1)
+    if top is not None and top is not cmd:
+        top.weights_dropped = {**getattr(top, "weights_dropped", {}), **dropped}
+
+
+def after_undo(doc, cmd) -> None:
+    weights = getattr(doc, "weights", None)
+    dropped = getattr(cmd, "weights_dropped", None)
+    if weights is not None and dropped:
+        weights.restore(dropped)
+
+
+# ---- the window's part -----------------------------------------------------------------------
+
+def model_with_weights(graph, state: dict | None):
+    """The graph's compiled model with these state_dict tensors in it (None: no weights)."""
+    if not state:
+        return None
+    from app.export.errors import compiled
+    model = compiled(graph)
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+class WeightsMixin:
+    """Sidecar weights on open and save, the inspector's line, Export ▸ Weights."""
+
+    def _build_weights_ui(self) -> None:
+        self.export_weights_action = self._act(
+            "&Weights (safetensors)…", self.export_weights,
+            tip="The network's weights: those attached to its nodes (imported or saved), "
+                "freshly initialised for the others")
+        self.export_menu.addAction(self.export_weights_action)
+        shown = self.inspector.stats_extra
+
+        def extra(g, n):
+            return (shown(g, n) if shown else "") + self.weights_line(g, n)
+        self.inspector.stats_extra = extra
+        self.doc.changed.connect(self._weights_changed)
+
+    def weights_line(self, g, node: str) -> str:
+        """The inspector's line for a node that has weights attached."""
+        if g is not self.doc.graph or not self.doc.weights.has(node):
+            return ""
+        count = len(self.doc.weights.by_node[node])
+        return (f"<br><span style='color:#1A73E8'>●</span> weights: {self.doc.weights.source} "
+                f"({count} tensor{'s' * (count != 1)})")
+
+    def _weights_changed(self) -> None:
+        panel = getattr(self, "train_panel", None)
+        if panel is not None and hasattr(panel, "update_start_from"):
+            panel.update_start_from()
+
+    # ---- files ----------------------------------------------------------------------------
+    def attach_sidecar_weights(self, project) -> None:
+        """Attach the weights saved beside `project`, if any (not an undo step: part of
+        opening it); what does not fit is said once."""
+        store, message = load_sidecar(self.doc.graph, project)
+        if store is not None:
+            self.doc.weights = store
+            self._weights_changed()
+        if message:
+            self.warn("Weights", message)
+            self.show_status(message, 12000)
+        elif store:
+            n, m = store.coverage(self.doc.graph)
+            self.show_status(f"Opened {project} with its weights ({n} of {m} tensors)")
+
+    def open_file(self, path: str | None = None) -> bool:
+        ok = super().open_file(path)
+        if ok and self.doc.path is not None:
+            self.attach_sidecar_weights(self.doc.path)
+        return ok
+
+    def _write(self, path: Path) -> bool:
+        try:  # the weights first: a project whose weights could not be written is not saved
+            written = self.doc.weights.save_sidecar(self.doc.graph, path)
+        except OSError as exc:
+            self.warn("Cannot save the weights", f"{path}\n\n{exc.strerror or exc}")
+            return False
+        if not super()._write(path):
+            return False
+        if written is not None:
+            self.show_status(f"Saved {path} and its weights {written.name}")
+        return True
+
+    # ---- exports --------------------------------------------------------------------------
+    def attached_state(self) -> dict | None:
+        """The attached tensors by state_dict name (None when there are none)."""
+        return self.doc.weights.state_dict(self.doc.graph) if self.doc.weights else None
+
+    def export_python(self) -> None:
+        """With weights attached, the module also gets them beside it (`NAME.safetensors`,
+        which the module's `python NAME.py NAME.safetensors` loads)."""
+        state = self.attached_state()
+        if not state:
+            return super().export_python()
+        ex = self._exporter()
+        if ex is None or self._refuse_if_broken("Python"):
+            return None
+        path = self._export_path("Python", "Python source (*.py)", ".py")
+        if not path:
+            return None
+        try:
+            written = ex.export_python(self.doc.graph, path)
+            beside = Path(written).with_suffix(".safetensors")
+            ex.save_weights(model_with_weights(self.doc.graph, state), beside)
+        except ex.ExportError as exc:
+            self.warn("Python export failed", str(exc))
+            return None
+        n, m = len(state), len(state) + _fresh_count(self.doc)
+        self._exported("Python export", f"Python module written to {path}, with the attached "
+                                        f"weights ({n} of {m} tensors) in {beside.name}")
+        return None
+
+    def export_weights(self, path: str | None = None) -> bool:
+        ex = self._exporter()
+        if ex is None or self._refuse_if_broken("weights"):
+            return False
+        path = path or self._export_path("weights", "safetensors (*.safetensors)", ".safetensors")
+        if not path:
+            return False
+        state = self.attached_state() or {}
+        try:
+            from app.export.errors import compiled
+            model = model_with_weights(self.doc.graph, state) or compiled(self.doc.graph)
+            ex.save_weights(model, path)
+        except ex.ExportError as exc:
+            self.warn("Weights export failed", str(exc))
+            return False
+        total = len(model.state_dict())
+        self._exported("Weights export", f"Weights written to {path}: {len(state)} of {total} "
+                                         f"tensors attached, the others freshly initialised")
+        return True
+
+
+def _fresh_count(doc) -> int:
+    n, m = doc.weights.coverage(doc.graph)
+    return m - n
+
+
+__all__ = ["AttachedWeights", "WeightsMixin", "after_apply", "after_push", "after_undo",
+           "model_with_weights"]
