@@ -43,6 +43,7 @@ class AttachedWeights:
     def __init__(self, source: str = "imported"):
         self.by_node: dict[str, dict[str, Any]] = {}
         self._signature: dict[str, tuple] = {}
+        self._counts: dict[str, tuple[tuple, int | None]] = {}  # node → (signature, tensors)
         self.source = source  # said in the inspector and the Train panel
 
     # ---- what is there ------------------------------------------------------------------
@@ -56,10 +57,27 @@ class AttachedWeights:
         return sum(len(t) for t in self.by_node.values())
 
     def coverage(self, graph: NetGraph) -> tuple[int, int]:
-        """(tensors attached that fit, tensors the compiled project has)."""
-        total = sum(len(s) for s in (expected_shapes(graph, n) or {}
-                                     for n in _module_nodes(graph)))
-        return len(self.state_dict(graph)), total
+        """(tensors attached that fit, tensors the compiled project has). A node's count is
+        measured once per signature, so that the Train panel can say it after every edit."""
+        have = total = 0
+        for n in _module_nodes(graph):
+            sig = signature(graph, n)
+            if n in self.by_node and self._signature.get(n) == sig:
+                count = len(self.by_node[n])  # checked at this signature: all of them fit
+                have += count
+            else:
+                cached = self._counts.get(n)
+                if cached is None or cached[0] != sig:
+                    shapes = expected_shapes(graph, n)
+                    cached = self._counts[n] = (sig, None if shapes is None else len(shapes))
+                    if n in self.by_node and shapes is not None and shapes == {
+                            k: tuple(v.shape) for k, v in self.by_node[n].items()}:
+                        self._signature[n] = sig
+                count = cached[1] or 0
+                if n in self.by_node and self._signature.get(n) == sig:
+                    have += count
+            total += count
+        return have, total
 
     def state_dict(self, graph: NetGraph) -> dict[str, Any]:
         """The attached tensors under the compiled project's state_dict names (only those

@@ -24,8 +24,10 @@ def pretrained(graph, seed=3):
     torch.manual_seed(seed)
     model = compile_graph(graph)
     with torch.no_grad():
-        for t in model.state_dict().values():
-            if t.is_floating_point():
+        for k, t in model.state_dict().items():
+            if k.endswith("running_var"):
+                t.uniform_(0.5, 1.5)  # a variance is positive
+            elif t.is_floating_point():
                 t.normal_(0, 0.5)
     return model, {k: v.clone() for k, v in model.state_dict().items()}
 

@@ -9,6 +9,7 @@ message box; anything else that goes wrong is said in one line too, never a trac
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,10 @@ def parse_request(source: str, name: str, kwargs: str, shape: str
                              "{\"num_classes\": 10}")
     dims = None
     if shape.strip():
-        try:
-            dims = [int(v) for v in shape.replace("×", ",").replace("x", ",").split(",")
-                    if v.strip()]
-        except ValueError:
+        if not re.fullmatch(r"\s*\d+(\s*[,x×]\s*\d+)*\s*", shape):
             raise ValueError(f"the input shape {shape.strip()!r} is not whole numbers "
-                             f"like 3,224,224") from None
+                             f"like 3,224,224")
+        dims = [int(v) for v in re.split(r"\s*[,x×]\s*", shape.strip())]
         if not dims or any(d <= 0 for d in dims):
             raise ValueError(f"the input shape {shape.strip()!r} needs positive sizes "
                              f"like 3,224,224")
@@ -163,7 +162,7 @@ class ImportMixin:
         self.import_busy.setMaximumWidth(120)
         self.import_busy.setToolTip("Importing…")
         self.import_busy.hide()
-        self.statusBar().addWidget(self.import_busy)
+        self.statusBar().insertPermanentWidget(0, self.import_busy)  # beside a message
         self._import_thread: threading.Thread | None = None
 
     def ask_import(self, source: str = ""):

@@ -99,10 +99,12 @@ class TrainWorker(QObject):
     done = Signal(object)         # TrainResult
 
     def __init__(self, graph: NetGraph, config: TrainConfig, cancel: threading.Event,
-                 resume: str | None = None, project: str | None = None):
+                 resume: str | None = None, project: str | None = None,
+                 initial_weights: dict | None = None):
         super().__init__()
         self.graph, self.config, self.cancel, self.resume = graph, config, cancel, resume
         self.project = project
+        self.initial_weights = initial_weights
 
     @Slot()
     def run(self) -> None:
@@ -113,7 +115,8 @@ class TrainWorker(QObject):
                              project=self.project)  # run.json, as the CLI writes it
         try:
             result = train(self.graph, self.config, callback=callback,
-                           cancel=self.cancel, resume=self.resume)
+                           cancel=self.cancel, resume=self.resume,
+                           initial_weights=self.initial_weights)
         except (CompileError, DataError, TrainError, CheckpointError) as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - never into the event loop
@@ -200,6 +203,10 @@ class TrainPanel(QWidget):
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         d = TrainConfig()
+        self.start_from_combo = QComboBox()  # fine-tuning: shown filled when weights are attached
+        self.start_from_combo.setToolTip("the weights attached to the network's nodes (imported "
+                                         "or saved with the project), or a fresh initialisation")
+        form.addRow("Start", self.start_from_combo)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 10_000)
         self.epochs_spin.setValue(d.epochs)
@@ -340,8 +347,40 @@ class TrainPanel(QWidget):
         """Keep a reference; the network is compiled from a snapshot when a run starts."""
         self.graph = graph
         self.runs.set_project(self.project_path())
+        self.update_start_from()
         self._update_enabled()
         self._schedule_estimate()
+
+    def attached_weights(self):
+        """The weights attached to the window's document (None or empty: none)."""
+        doc = getattr(self.window(), "doc", None)
+        weights = getattr(doc, "weights", None)
+        return weights if weights and doc.graph is self.graph else None
+
+    def update_start_from(self) -> None:
+        """"starting from imported weights (N of M tensors)" / "from scratch"; a choice of
+        scratch is kept while the weights stay."""
+        combo = self.start_from_combo
+        scratch = combo.currentData() == "scratch" and combo.count() > 1
+        combo.blockSignals(True)
+        combo.clear()
+        weights = self.attached_weights()
+        if weights:
+            n, m = weights.coverage(self.graph)
+            combo.addItem(f"starting from {weights.source} weights ({n} of {m} tensors)",
+                          "weights")
+        combo.addItem("from scratch" if weights else "from scratch (no weights attached)",
+                      "scratch")
+        combo.setCurrentIndex(combo.count() - 1 if scratch else 0)
+        combo.setEnabled(combo.count() > 1 and self._thread is None)
+        combo.blockSignals(False)
+
+    def initial_weights(self) -> dict | None:
+        """What the next run starts from: the attached tensors, or None (from scratch)."""
+        weights = self.attached_weights()
+        if not weights or self.start_from_combo.currentData() != "weights":
+            return None
+        return weights.state_dict(self.graph)
 
     def project_path(self):
         """The open project's file (None while unsaved). Read from the editor window's
@@ -440,7 +479,8 @@ class TrainPanel(QWidget):
         self._cancel = threading.Event()
         self._thread = QThread(self)
         self._worker = TrainWorker(snapshot, config, self._cancel,
-                                   project=str(project) if project else None)
+                                   project=str(project) if project else None,
+                                   initial_weights=self.initial_weights())
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.event.connect(self._on_event)
@@ -561,6 +601,7 @@ class TrainPanel(QWidget):
                   self.smoothing_spin, self.seed_spin, self.device_combo, self.amp_check,
                   self.cl_check, self.out_edit, self.out_button):
             w.setEnabled(not running)
+        self.start_from_combo.setEnabled(not running and self.start_from_combo.count() > 1)
         if not running:
             self._source_changed()
             self._schedule_estimate()
