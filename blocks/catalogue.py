@@ -5,9 +5,9 @@ from . import checks as ck
 from .spec import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, KERNEL, PADDING, SHAPE, BlockSpec,
                    Param)
 
-CATEGORIES = ("Input", "Convolution", "Pooling", "Dense", "Merge",
+CATEGORIES = ("Input", "Convolution", "Pooling", "Resize & padding", "Dense", "Merge",
               "Normalization & regularization", "Activation", "VGG", "Inception",
-              "Residual", "Inception-ResNet", "Other blocks")
+              "Residual", "Inception-ResNet", "Mobile & compact", "Other blocks")
 
 
 # --- module constructor arguments ----------------------------------------------------------
@@ -304,11 +304,25 @@ _SPECS = [
     block("DenseBlock", "Other blocks", "misc:DenseBlock", (
         count("growth_rate", 32, "channels each layer adds", hi=1024),
         count("layers", 4, "number of layers", hi=64),
+        count("bn_size", 4, "width of each layer's 1×1 bottleneck, in multiples of "
+                            "growth_rate", hi=16),
+        Param("drop_rate", FLOAT, 0.0, "dropout after each layer while training",
+              min=0.0, max=0.99),
     ), "DenseNet dense block.",
-        "Each layer BN-ReLU-1×1(4·growth)-BN-ReLU-3×3(growth) on the concat of all earlier "
-        "outputs: C + layers·growth channels.",
+        "Each layer BN-ReLU-1×1(bn_size·growth)-BN-ReLU-3×3(growth) on the concat of all "
+        "earlier outputs: C + layers·growth channels.",
         key_params=("growth_rate", "layers"), check=ck.image_check("DenseBlock")),
 ]
+
+
+def _family_specs() -> list[BlockSpec]:
+    """The block families added for real models (SqueezeNet, DenseNet, MobileNet /
+    EfficientNet, SPP) and the resizing/normalising layers; they use the helpers above."""
+    from .catalogue_families import FAMILY_SPECS
+    return FAMILY_SPECS
+
+
+_SPECS += _family_specs()
 
 SPECS: tuple[BlockSpec, ...] = tuple(
     sorted(_SPECS, key=lambda s: CATEGORIES.index(s.category)))  # stable: palette order

@@ -18,6 +18,12 @@ def make_activation(name):
         return nn.Sigmoid()
     if name == "tanh":
         return nn.Tanh()
+    if name == "relu6":
+        return nn.ReLU6()
+    if name == "hardswish":
+        return nn.Hardswish()
+    if name == "hardsigmoid":
+        return nn.Hardsigmoid()
     if name == "softmax":
         return nn.Softmax(dim=1)
     raise ValueError(f"unknown activation {name!r}")

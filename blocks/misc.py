@@ -21,18 +21,21 @@ class SqueezeExcite(nn.Module):
 
 
 class DenseBlock(nn.Module):
-    """Each layer: BN-ReLU-1×1(4·growth)-BN-ReLU-3×3(growth) on the concat of all before."""
+    """Each layer: BN-ReLU-1×1(bn_size·growth)-BN-ReLU-3×3(growth) on the concat of all
+    before (torchvision's _DenseLayer, bn_size 4), then dropout when drop_rate > 0."""
 
-    def __init__(self, in_channels, growth_rate=32, layers=4):
+    def __init__(self, in_channels, growth_rate=32, layers=4, bn_size=4, drop_rate=0.0):
         super().__init__()
         self.layers = nn.ModuleList()
+        width = bn_size * growth_rate
         for i in range(layers):
             c = in_channels + i * growth_rate
-            self.layers.append(nn.Sequential(
-                nn.BatchNorm2d(c), nn.ReLU(),
-                nn.Conv2d(c, 4 * growth_rate, 1, bias=False),
-                nn.BatchNorm2d(4 * growth_rate), nn.ReLU(),
-                nn.Conv2d(4 * growth_rate, growth_rate, 3, padding=1, bias=False)))
+            layer = [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, width, 1, bias=False),
+                     nn.BatchNorm2d(width), nn.ReLU(),
+                     nn.Conv2d(width, growth_rate, 3, padding=1, bias=False)]
+            if drop_rate > 0:  # after the parameters: their indices stay the same
+                layer.append(nn.Dropout(drop_rate))
+            self.layers.append(nn.Sequential(*layer))
 
     def forward(self, x):
         features = [x]

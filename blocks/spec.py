@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 Shape = tuple[int, ...]  # per-sample shape, channels first: (C, H, W) or (F,)
 
-ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh")
+ACTIVATIONS = ("none", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "relu6",
+               "hardswish", "hardsigmoid")
 
 # Parameter kinds understood by the loader and the inspector.
 INT, FLOAT, BOOL, CHOICE, KERNEL, PADDING, SHAPE = (

@@ -173,9 +173,9 @@ class _Elementwise(Module):
         return x
 
 
-ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh = (
+ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, ReLU6, Hardswish, Hardsigmoid = (
     type(name, (_Elementwise,), {}) for name in ("ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid",
-                                                  "Tanh"))
+                                                  "Tanh", "ReLU6", "Hardswish", "Hardsigmoid"))
 
 
 class Softmax(Module):

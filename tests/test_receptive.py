@@ -157,6 +157,10 @@ BLOCK_CASES = {  # type → (params, input shape); small but big enough for the 
     "Bottleneck": ({"filters": 2, "stride": 2, "expansion": 2}, (4, 9, 9)),
     "Residual": ({"filters": 2, "stride": 2}, (4, 9, 9)),
     "DepthwiseSeparableConv": ({"filters": 2, "kernel_size": 5, "stride": 2}, (2, 9, 9)),
+    "InvertedResidual/residual": ({"filters": 4, "kernel_size": 5}, (4, 11, 11)),
+    "InvertedResidual/stride": ({"filters": 3, "kernel_size": 5, "stride": 2}, (4, 11, 11)),
+    "InvertedResidual/se": ({"filters": 4, "se_ratio": 0.5}, (4, 9, 9)),
+    "Fire": ({"s1x1": 2, "e1x1": 2, "e3x3": 2}, (3, 9, 9)),
 }
 
 

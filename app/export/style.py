@@ -9,6 +9,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Input": "#5B6B7F",
     "Convolution": "#2F7FD8",
     "Pooling": "#14A0A0",
+    "Resize & padding": "#3E8FA8",
     "Dense": "#7A55D3",
     "Merge": "#D08A12",
     "Normalization & regularization": "#6E8B2E",
@@ -17,6 +18,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Inception": "#1E9150",
     "Residual": "#D2553A",
     "Inception-ResNet": "#A0463A",
+    "Mobile & compact": "#B8860B",
     "Other blocks": "#6D6F78",
     "Composite": "#8E7CC3",
 }

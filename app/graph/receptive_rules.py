@@ -160,6 +160,28 @@ def dense_block(fields, ctx):
     return join(feats, None, ctx.warn, "block's branches")
 
 
+def fire(fields, ctx):
+    """Squeeze 1×1, then expand 1×1 ‖ expand 3×3 (padding 1), concatenated."""
+    return branches(fields[0].chain(1), ctx, (1,), ((3, 1, 1),))
+
+
+def dense_transition(fields, ctx):
+    return fields[0].chain(1, (2, 2, 0))
+
+
+def inverted_residual(fields, ctx):
+    """1×1 → k×k depthwise (stride, (k−1)/2 padding) → [SE: every unit sees the whole map]
+    → 1×1, plus the input when the block adds it."""
+    p = ctx.params
+    k, s = p["kernel_size"], p["stride"]
+    x = fields[0].chain((k, s, (k - 1) // 2))
+    if p["se_ratio"] > 0:
+        x = join([x, x.whole(ctx.out_hw)], ctx.out_hw, ctx.warn)
+    if s == 1 and ctx.in_shapes[0][0] == p["filters"]:
+        x = join([x, fields[0]], ctx.out_hw, ctx.warn, "block's branches")
+    return x
+
+
 RULES: dict[str, Rule] = {
     "Input": network_input,
     "Conv2d": conv2d,
@@ -190,4 +212,7 @@ RULES: dict[str, Rule] = {
     "ReductionB": reduction_b,
     "SqueezeExcite": squeeze_excite,
     "DenseBlock": dense_block,
+    "Fire": fire,
+    "DenseTransition": dense_transition,
+    "InvertedResidual": inverted_residual,
 }
