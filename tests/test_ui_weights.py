@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 _APP = QApplication.instance() or QApplication([])
 
-import app.importers as importers  # noqa: E402
+from app import importers  # noqa: E402
 from app.compile import compile_graph  # noqa: E402
 from app.importers import ImportRefused, ImportResult  # noqa: E402
 from app.project import load_project  # noqa: E402
@@ -146,7 +146,7 @@ def test_an_importer_bug_is_one_line_too(qtbot, monkeypatch):
     d = Dialogs()
     w = window(qtbot, d, monkeypatch, broken)
     imported(qtbot, w, "m.py:Net")
-    (title, text), = d.warned
+    (_title, text), = d.warned
     assert "\n" not in text and "KeyError" in text and "m.py:Net" in text
 
 
@@ -186,7 +186,7 @@ def test_edits_keep_or_drop_weights_and_undo_gives_them_back(qtbot, monkeypatch)
     w = window(qtbot, Dialogs(), monkeypatch, FakeImporter())
     imported(qtbot, w)
     doc = w.doc
-    inp, conv1, conv2, pool, fc = doc.graph.topological_order()
+    inp, conv1, conv2, _pool, fc = doc.graph.topological_order()
     full = {n: dict(t) for n, t in doc.weights.by_node.items()}
     doc.rename(conv1, "first")
     doc.move({conv2: (600.0, 80.0)})
@@ -346,3 +346,49 @@ def test_a_template_sized_import_keeps_the_resnet_numbers(qtbot, monkeypatch):
     assert gone == {layer["layer2.0"], layer["layer2.1"]}
     doc.stack.undo()
     assert doc.weights.coverage(doc.graph) == (122, 122)
+
+
+def test_a_real_import_of_torchvision_resnet18(qtbot, tmp_path, monkeypatch):
+    """File ▸ Import of the user's own factory (torchvision's ResNet-18 with a seed): the
+    weights arrive attached, survive an edit elsewhere and its undo, and the ONNX export
+    computes torchvision's outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("app.importers.torch_import")
+    from helpers import import_torchvision
+    tv = import_torchvision()
+    factory = tmp_path / "my_resnet.py"
+    factory.write_text(
+        "import torch\n"
+        "from torchvision.models import resnet18\n\n\n"
+        "def make(num_classes=10):\n"
+        "    torch.manual_seed(7)\n"
+        "    return resnet18(num_classes=num_classes)\n")
+    d = Dialogs()
+    w = window(qtbot, d, monkeypatch, None)
+    w.ask_import = lambda source="": parse_request(source, "make", '{"num_classes": 10}',
+                                                   "3,64,64")
+    w.open_dropped([str(factory)])
+    qtbot.waitUntil(lambda: not w.importing(), timeout=120_000)
+    assert not d.warned, d.warned
+    doc = w.doc
+    assert doc.weights.coverage(doc.graph) == (122, 122)
+    assert doc.path is None and doc.is_modified()
+    assert "resnet18" in w.statusBar().currentMessage().lower() or "make" in \
+        w.statusBar().currentMessage()
+    head = doc.graph.output_nodes()[0]
+    doc.rename(head, "classifier")
+    doc.set_param(head, "units", 4, merge=False)  # a new head: only its 2 tensors go
+    assert doc.weights.coverage(doc.graph) == (120, 122)
+    doc.stack.undo()
+    assert doc.weights.coverage(doc.graph) == (122, 122)
+    torch.manual_seed(7)
+    reference = tv.models.resnet18(num_classes=10).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = reference(x).numpy()
+    d.save_to = tmp_path / "r18.onnx"
+    w.export_onnx(wait=True)
+    qtbot.waitUntil(lambda: any(t == "ONNX export" for t, _ in d.told), timeout=120_000)
+    session = ort.InferenceSession(str(tmp_path / "r18.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    assert abs(got - want).max() <= 1e-4 * max(1.0, abs(want).max())
