@@ -9,8 +9,10 @@ After an edit `reconcile` drops the weights of the nodes that are gone or whose 
 longer have the shapes they had, and returns what it dropped (the undo command keeps it;
 `restore` puts it back). Whether a node changed is decided cheaply: a node's signature
 (type, params, repeat, input shapes, the version of its composite block) is compared
-first; only a node whose signature changed has its own module built, on the meta device
-(no memory, no initialisation), to compare the shapes. A node that cannot be measured now
+first; a node whose signature changed and whose closed-form parameter count (live
+validation's, no torch) changed is dropped at once; only one whose count stayed the same
+has its own module built, on the meta device (no memory, no initialisation), to compare
+the shapes. A node that cannot be measured now
 (a wire pulled off for a moment) keeps its weights until it can be.
 
 Beside a saved project `net.json` the weights are `net.weights.safetensors` (safetensors
@@ -43,6 +45,8 @@ class AttachedWeights:
     def __init__(self, source: str = "imported"):
         self.by_node: dict[str, dict[str, Any]] = {}
         self._signature: dict[str, tuple] = {}
+        self._old_signature: dict[str, tuple | None] = {}  # of dropped nodes, for restore
+        self._params: dict[str, int] = {}  # node → closed-form parameter count when verified
         self._counts: dict[str, tuple[tuple, int | None]] = {}  # node → (signature, tensors)
         self.source = source  # said in the inspector and the Train panel
 
@@ -72,7 +76,7 @@ class AttachedWeights:
                     cached = self._counts[n] = (sig, None if shapes is None else len(shapes))
                     if n in self.by_node and shapes is not None and shapes == {
                             k: tuple(v.shape) for k, v in self.by_node[n].items()}:
-                        self._signature[n] = sig
+                        self._verified(graph, n, sig)
                 count = cached[1] or 0
                 if n in self.by_node and self._signature.get(n) == sig:
                     have += count
@@ -148,7 +152,7 @@ class AttachedWeights:
                     if k.startswith(names[node] + ".")}
             if set(got) == want:  # a node has all its tensors or none
                 store.by_node[node] = got
-                store._signature[node] = signature(graph, node)
+                store._verified(graph, node, signature(graph, node))
         return store, message
 
     def save_sidecar(self, graph: NetGraph, project: str | os.PathLike) -> Path | None:
@@ -175,27 +179,48 @@ class AttachedWeights:
         for node in list(self.by_node):
             if node not in graph.g:
                 dropped[node] = self.by_node.pop(node)
-                self._signature.pop(node, None)
+                self._forget(node)
                 continue
             sig = signature(graph, node)
             if sig == self._signature.get(node):
+                continue
+            info = graph.info.get(node)
+            count = info.params if info is not None and info.output_shape is not None else None
+            if count is not None and node in self._params and count != self._params[node]:
+                # the closed-form parameter count changed: some tensor's shape did, no build
+                dropped[node] = self.by_node.pop(node)
+                self._forget(node)
                 continue
             want = expected_shapes(graph, node)
             if want is None:
                 continue  # cannot be measured now: decided when it can
             have = {k: tuple(v.shape) for k, v in self.by_node[node].items()}
             if have == want:
-                self._signature[node] = sig
+                self._verified(graph, node, sig)
             else:
                 dropped[node] = self.by_node.pop(node)
-                self._signature.pop(node, None)
+                self._forget(node)
         return dropped
+
+    def _verified(self, graph: NetGraph, node: str, sig: tuple) -> None:
+        """The node's tensors fit the graph at this signature (and parameter count)."""
+        self._signature[node] = sig
+        info = graph.info.get(node)
+        if info is not None and info.output_shape is not None:
+            self._params[node] = info.params
+
+    def _forget(self, node: str) -> None:
+        # the parameter count and the signature they were checked at stay with the node's
+        # tensors: undo brings those very tensors back, to the graph as it was
+        self._old_signature[node] = self._signature.pop(node, None)
 
     def restore(self, dropped: Dropped) -> None:
         """Put back what `reconcile` dropped (undo); checked again at the next reconcile."""
         for node, tensors in dropped.items():
             self.by_node[node] = tensors
-            self._signature.pop(node, None)
+            old = self._old_signature.pop(node, None)
+            if old is not None:  # equal signatures, equal shapes: no check needed
+                self._signature[node] = old
 
 
 def load_sidecar(graph: NetGraph, project: str | os.PathLike
