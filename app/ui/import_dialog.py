@@ -80,9 +80,11 @@ class ImportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Import a model")
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("An ONNX file, a Python file with a model class or factory, or "
-                             "an importable callable such as <b>torchvision.models:resnet18</b>. "
-                             "Python code runs on this machine: import only code you trust."))
+        intro = QLabel("An ONNX file, a Python file with a model class or factory, or an "
+                       "importable callable such as <b>torchvision.models:resnet18</b>. "
+                       "Python code runs on this machine: import only code you trust.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         form = QFormLayout()
         row = QWidget(self)
         rl = QHBoxLayout(row)
@@ -116,19 +118,20 @@ class ImportDialog(QDialog):
         lay.addWidget(buttons)
         self.source_edit.textChanged.connect(self._source_changed)
         self._source_changed()
+        if self.name_edit.isEnabled():  # a dropped .py: what is left to say is the class
+            self.name_edit.setFocus()
         self.resize(560, self.sizeHint().height())
         self.result_request = None
 
     def _source_changed(self, *_):
-        is_py = self.source_edit.text().strip().lower().endswith(".py")
-        self.name_edit.setEnabled(is_py)
-        if is_py and not self.name_edit.text():
-            self.name_edit.setFocus()
+        self.name_edit.setEnabled(self.source_edit.text().strip().lower().endswith(".py"))
 
     def _browse(self) -> None:
         path = QFileDialog.getOpenFileName(self, "Import a model", "", IMPORT_FILTER)[0]
         if path:
             self.source_edit.setText(path)
+            if self.name_edit.isEnabled():
+                self.name_edit.setFocus()
 
     def request(self):
         return parse_request(self.source_edit.text(), self.name_edit.text(),
@@ -218,6 +221,7 @@ class ImportMixin:
         self.import_busy.hide()
         self.import_action.setEnabled(True)
         self.sender().deleteLater()
+        self.statusBar().clearMessage()  # "Importing…" is over (a Save? prompt may come)
         source = request[0]
         if error:
             self.show_status(f"Import failed: {error}", 12000)
