@@ -214,6 +214,21 @@ class AttachedWeights:
         # tensors: undo brings those very tensors back, to the graph as it was
         self._old_signature[node] = self._signature.pop(node, None)
 
+    def attach(self, graph: NetGraph, node: str, tensors: dict[str, Any]) -> bool:
+        """Attach tensors (names inside the node) to one node if they are exactly the
+        node's tensors with their shapes (group and ungroup carry weights this way)."""
+        want = expected_shapes(graph, node)
+        if want is None or want != {k: tuple(v.shape) for k, v in tensors.items()}:
+            return False
+        self.by_node[node] = dict(tensors)
+        self._verified(graph, node, signature(graph, node))
+        return True
+
+    def detach(self, node: str) -> dict[str, Any] | None:
+        """Take a node's tensors off (the undo of `attach`)."""
+        self._signature.pop(node, None)
+        return self.by_node.pop(node, None)
+
     def restore(self, dropped: Dropped) -> None:
         """Put back what `reconcile` dropped (undo); checked again at the next reconcile."""
         for node, tensors in dropped.items():

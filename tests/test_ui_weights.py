@@ -392,3 +392,34 @@ def test_a_real_import_of_torchvision_resnet18(qtbot, tmp_path, monkeypatch):
     session = ort.InferenceSession(str(tmp_path / "r18.onnx"))
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert abs(got - want).max() <= 1e-4 * max(1.0, abs(want).max())
+
+
+def test_group_and_ungroup_carry_the_weights(qtbot, monkeypatch):
+    fake = FakeImporter()
+    w = window(qtbot, Dialogs(), monkeypatch, fake)
+    imported(qtbot, w)
+    doc = w.doc
+    _inp, conv1, conv2, _pool, fc = doc.graph.topological_order()
+    n = doc.weights.tensor_count()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        want = fake.model(x)
+
+    def output():
+        model = compile_graph(doc.graph).eval()
+        assert doc.weights.apply_to(model, doc.graph) == (n, n)
+        with torch.no_grad():
+            return model(x)
+
+    inst = doc.group([conv1, conv2], "Pair", "#888888")
+    assert doc.weights.has(inst) and set(doc.weights.by_node) == {inst, fc}
+    assert torch.equal(output(), want)
+    doc.stack.undo()
+    assert set(doc.weights.by_node) == {conv1, conv2, fc}
+    doc.stack.redo()
+    assert set(doc.weights.by_node) == {inst, fc} and torch.equal(output(), want)
+    inner = doc.ungroup(inst)
+    assert len(inner) == 2 and set(doc.weights.by_node) == {*inner, fc}
+    assert torch.equal(output(), want)
+    doc.stack.undo()
+    assert set(doc.weights.by_node) == {inst, fc}

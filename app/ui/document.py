@@ -419,7 +419,10 @@ class Document(QObject):
             return None
         cmd = C.ProjectEdit(self, f"Group into {name.strip()}",
                             lambda g, top: grouping.group(g, list(nodes), name, color, doc))
-        return None if self.run(cmd) else cmd.result
+        if self.run(cmd):
+            return None
+        weights_ops.carry_into_group(self, cmd, nodes)  # their weights go into the block
+        return cmd.result
 
     def ungroup(self, instance: str) -> list[str] | None:
         """Put an instance's inside back in its place; returns the ids of those nodes."""
@@ -428,8 +431,12 @@ class Document(QObject):
             self._refuse(reason)
             return None
         t = self.current.type_of(instance) if instance in self.current.g else instance
+        plan = weights_ops.before_ungroup(self, instance) if instance in self.current.g else None
         cmd = C.ProjectEdit(self, f"Ungroup {t}", lambda g, top: grouping.ungroup(g, instance))
-        return None if self.run(cmd) else cmd.result
+        if self.run(cmd):
+            return None
+        weights_ops.carry_out_of_group(self, cmd, plan)  # the block's weights go to its nodes
+        return cmd.result
 
     def expose(self, node: str, param: str, as_name: str | None = None) -> str | None:
         """Make a parameter of a node inside the current block a parameter of the block."""

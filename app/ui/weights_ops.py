@@ -16,9 +16,12 @@ from app.weights_store import AttachedWeights, load_sidecar
 
 
 def after_apply(doc, cmd) -> None:
-    """The edit was done (applied or redone): drop the weights it made misfit."""
+    """The edit was done (applied or redone): drop the weights it made misfit, and attach
+    again what a redone group/ungroup carried to its new nodes."""
     weights = getattr(doc, "weights", None)
     cmd.weights_dropped = weights.reconcile(doc.graph) if weights else {}
+    for node, tensors in getattr(cmd, "weights_added", {}).items():
+        weights.attach(doc.graph, node, tensors)
 
 
 def after_push(doc, cmd) -> None:
@@ -33,9 +36,57 @@ def after_push(doc, cmd) -> None:
 
 def after_undo(doc, cmd) -> None:
     weights = getattr(doc, "weights", None)
+    if weights is None:
+        return
+    for node in getattr(cmd, "weights_added", {}):
+        weights.detach(node)
     dropped = getattr(cmd, "weights_dropped", None)
-    if weights is not None and dropped:
+    if dropped:
         weights.restore(dropped)
+
+
+# ---- group and ungroup at the top: the tensors move with the nodes --------------------------
+
+def carry_into_group(doc, cmd, nodes: list[str]) -> None:
+    """Group of top-level nodes: their tensors become the new instance's (under the body's
+    names), when every tensor the instance needs is there."""
+    inst, dropped = cmd.result, getattr(cmd, "weights_dropped", {})
+    if doc.trail or inst is None or not dropped:
+        return
+    from app.compile import attribute_names
+    g = doc.graph
+    names = attribute_names(g.definitions[g.type_of(inst)].body)
+    tensors = {f"{names[n]}.{k}": v for n in nodes if n in dropped and n in names
+               for k, v in dropped[n].items()}
+    if tensors and doc.weights.attach(g, inst, tensors):
+        cmd.weights_added = {inst: tensors}
+
+
+def before_ungroup(doc, instance: str):
+    """What ungroup needs to hand an instance's tensors to its nodes: (instance, the
+    body's nodes in the order ungroup adds them, their attribute names), or None."""
+    g = doc.graph
+    if doc.trail or not doc.weights.has(instance) or g.type_of(instance) not in g.definitions:
+        return None
+    from app.compile import attribute_names
+    d = g.definitions[g.type_of(instance)]
+    order = [n for n in d.body.topological_order() if n not in d.inputs]
+    return instance, order, attribute_names(d.body)
+
+
+def carry_out_of_group(doc, cmd, plan) -> None:
+    if plan is None or not cmd.result:
+        return
+    instance, order, names = plan
+    tensors = getattr(cmd, "weights_dropped", {}).get(instance, {})
+    added = {}
+    for body_node, node in zip(order, cmd.result):
+        prefix = names.get(body_node, "") + "."
+        mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if mine and doc.weights.attach(doc.graph, node, mine):
+            added[node] = mine
+    if added:
+        cmd.weights_added = added
 
 
 # ---- the window's part -----------------------------------------------------------------------
@@ -168,4 +219,4 @@ def _fresh_count(doc) -> int:
 
 
 __all__ = ["AttachedWeights", "WeightsMixin", "after_apply", "after_push", "after_undo",
-           "model_with_weights"]
+           "before_ungroup", "carry_into_group", "carry_out_of_group", "model_with_weights"]
