@@ -423,3 +423,32 @@ def test_group_and_ungroup_carry_the_weights(qtbot, monkeypatch):
     assert torch.equal(output(), want)
     doc.stack.undo()
     assert set(doc.weights.by_node) == {inst, fc}
+
+
+def test_dropping_a_real_onnx_file_opens_it_with_its_weights(qtbot, tmp_path, monkeypatch):
+    """An .onnx file (exported here from a network with random weights) dropped on the
+    window: the imported project with its weights attached computes what onnxruntime
+    computes from the file."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("app.importers.onnx_import")
+    from app.export import export_onnx
+    source = small()
+    model, _ = pretrained(source)
+    path = tmp_path / "small.onnx"
+    export_onnx(source, path, model=model)
+    d = Dialogs()
+    w = window(qtbot, d, monkeypatch, None)
+    w.open_dropped([str(path)])
+    qtbot.waitUntil(lambda: not w.importing(), timeout=120_000)
+    assert not d.warned, d.warned
+    doc = w.doc
+    have, total = doc.weights.coverage(doc.graph)
+    assert have == total > 0 and doc.path is None
+    x = torch.randn(2, 3, 16, 16)
+    session = ort.InferenceSession(str(path))
+    want = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    mine = compile_graph(doc.graph).eval()
+    doc.weights.apply_to(mine, doc.graph)
+    with torch.no_grad():
+        got = mine(x).numpy()
+    assert abs(got - want).max() <= 1e-5 * max(1.0, abs(want).max())
