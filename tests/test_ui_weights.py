@@ -452,3 +452,31 @@ def test_dropping_a_real_onnx_file_opens_it_with_its_weights(qtbot, tmp_path, mo
     with torch.no_grad():
         got = mine(x).numpy()
     assert abs(got - want).max() <= 1e-5 * max(1.0, abs(want).max())
+
+
+def test_recovered_work_gets_its_weights_back(qtbot, monkeypatch):
+    import os
+
+    from app.ui import files
+    w = window(qtbot, Dialogs(), monkeypatch, FakeImporter())
+    imported(qtbot, w)
+    fc = w.doc.graph.topological_order()[-1]
+    w.doc.set_param(fc, "units", 3)  # drops fc's weights; the rest stay
+    kept = {n: dict(t) for n, t in w.doc.weights.by_node.items()}
+    assert w.autosave_now() and w.autosave.weights_path.exists()
+    # the "crash": the autosave and its weights are left behind under a dead process's id
+    dead = files.autosave_dir() / "autosave-999999998-1.json"
+    os.replace(w.autosave.path, dead)
+    os.replace(w.autosave.weights_path, sidecar_path(dead))
+    w.doc.stack.setClean()
+    d2 = Dialogs()
+    w2 = d2.install(MainWindow.__new__(MainWindow))
+    w2.ask = lambda title, text, buttons: "Recover"
+    MainWindow.__init__(w2, recover=True)
+    qtbot.addWidget(w2)
+    assert w2.doc.graph.node(fc)["params"]["units"] == 3
+    assert set(w2.doc.weights.by_node) == set(kept) and fc not in kept
+    assert all(torch.equal(w2.doc.weights.by_node[n][k], kept[n][k]) for n in kept for k in kept[n])
+    assert not dead.exists() and not sidecar_path(dead).exists()
+    w.autosave.remove()
+    assert not w.autosave.weights_path.exists()

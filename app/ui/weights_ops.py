@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.weights_store import AttachedWeights, load_sidecar
+from app.weights_store import AttachedWeights, load_sidecar, sidecar_path
 
 # ---- undo hooks (called by Document.run and commands.Command) -------------------------------
 
@@ -162,6 +162,43 @@ class WeightsMixin:
         if written is not None:
             self.show_status(f"Saved {path} and its weights {written.name}")
         return True
+
+    # ---- autosave and recovery: the weights beside the autosave ---------------------------
+    def autosave_now(self) -> bool:
+        """The project as file_ops autosaves it, and the attached weights beside it when
+        they changed since the last autosave (they are large, and rarely change)."""
+        wrote = super().autosave_now()
+        if not wrote:
+            return wrote
+        weights = self.doc.weights
+        key = (id(weights), tuple((n, id(t)) for n, t in weights.by_node.items()))
+        if key != getattr(self, "_weights_autosaved", None):
+            try:
+                weights.save_sidecar(self.doc.graph, self.autosave.path)
+            except OSError as exc:
+                self.show_status(f"Autosave of the weights failed: {exc.strerror or exc}")
+                return wrote
+            self._weights_autosaved = key
+        return wrote
+
+    def offer_recovery(self) -> bool:
+        """Recovered work gets the weights autosaved with it."""
+        from . import files
+        left = files.leftover_autosaves(exclude=self.autosave.path)
+        newest = left[0] if left else None
+        beside = sidecar_path(newest) if newest else None
+        recovered = super().offer_recovery()
+        if beside is None or not beside.exists():
+            return recovered
+        if recovered:
+            store, message = load_sidecar(self.doc.graph, newest)
+            if store is not None:
+                self.doc.weights = store
+                self._weights_changed()
+            if message:
+                self.show_status(message, 12000)
+        beside.unlink(missing_ok=True)
+        return recovered
 
     # ---- exports --------------------------------------------------------------------------
     def attached_state(self) -> dict | None:
