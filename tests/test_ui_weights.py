@@ -319,6 +319,16 @@ def test_training_starts_from_the_imported_weights(qtbot, tmp_path, monkeypatch)
         losses.append(panel.curves.train_loss[0][1])  # (epoch, loss)
     assert losses[0] == pytest.approx(want, rel=1e-5)
     assert abs(losses[1] - want) > 0.05
+    # Keep: the run's weights become the network's (marked unsaved, used by the next run)
+    w.doc.stack.setClean()
+    assert panel.keep_button.isEnabled() and panel.keep_weights()
+    trained = panel.result.model.state_dict()
+    kept = w.doc.weights.state_dict(w.doc.graph)
+    assert set(kept) == set(trained) and all(torch.equal(kept[k], trained[k].cpu())
+                                             for k in kept)
+    assert w.doc.is_modified() and w.doc.weights.source == "trained"
+    assert panel.start_from_combo.currentText() == \
+        f"starting from trained weights ({n} of {n} tensors)"
     # an edit that drops some weights: the panel says how many are left
     doc = w.doc
     fc = doc.graph.topological_order()[-1]

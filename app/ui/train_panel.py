@@ -299,9 +299,15 @@ class TrainPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button = QPushButton("Save weights…")
         self.save_button.clicked.connect(self._save_weights)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Attach the trained weights to the network's nodes: the "
+                                    "exports and the next run start from them, and Save "
+                                    "writes them beside the project")
+        self.keep_button.clicked.connect(self.keep_weights)
         row.addWidget(self.start_button, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.save_button)
+        row.addWidget(self.keep_button)
         # Start, the progress and the status stay below the scrolled settings: visible
         # however low the dock is (issue 9)
         bar = QWidget(self)
@@ -359,12 +365,14 @@ class TrainPanel(QWidget):
 
     def update_start_from(self) -> None:
         """"starting from imported weights (N of M tensors)" / "from scratch"; a choice of
-        scratch is kept while the weights stay."""
+        scratch is kept while the same weights stay attached."""
         combo = self.start_from_combo
-        scratch = combo.currentData() == "scratch" and combo.count() > 1
+        weights = self.attached_weights()
+        same = weights is not None and weights is getattr(self, "_start_from_weights", None)
+        scratch = combo.currentData() == "scratch" and combo.count() > 1 and same
+        self._start_from_weights = weights  # other weights attached: start from them again
         combo.blockSignals(True)
         combo.clear()
-        weights = self.attached_weights()
         if weights:
             n, m = weights.coverage(self.graph)
             combo.addItem(f"starting from {weights.source} weights ({n} of {m} tensors)",
@@ -374,6 +382,17 @@ class TrainPanel(QWidget):
         combo.setCurrentIndex(combo.count() - 1 if scratch else 0)
         combo.setEnabled(combo.count() > 1 and self._thread is None)
         combo.blockSignals(False)
+
+    @Slot()
+    def keep_weights(self) -> bool:
+        """The last run's weights become the ones attached to the window's network."""
+        attach = getattr(self.window(), "attach_weights", None)
+        if attach is None or self.result is None or self.result.model is None:
+            return False
+        state = {k: v.detach().to("cpu").contiguous().clone()
+                 for k, v in self.result.model.state_dict().items()}
+        attach(state, "trained")
+        return True
 
     def initial_weights(self) -> dict | None:
         """What the next run starts from: the attached tensors, or None (from scratch)."""
@@ -609,6 +628,8 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.result is not None
                                     and self.result.model is not None)
+        self.keep_button.setEnabled(self.save_button.isEnabled()
+                                    and hasattr(self.window(), "attach_weights"))
 
     def _source_changed(self, *_) -> None:
         key = self.source_combo.currentData()

@@ -130,6 +130,21 @@ class WeightsMixin:
         if panel is not None and hasattr(panel, "update_start_from"):
             panel.update_start_from()
 
+    def attach_weights(self, state: dict, source: str = "trained") -> None:
+        """Attach a state_dict (e.g. a run's weights) to the network's nodes, in place of
+        what was attached; checked by name and shape like a sidecar. Not an undo step: the
+        project is marked modified, and saving writes them."""
+        store, message = AttachedWeights.from_state_dict(self.doc.graph, state,
+                                                         f"the {source} weights", source)
+        self.doc.weights = store
+        self.doc.set_forced_modified(True)
+        self._weights_changed()
+        n, m = store.coverage(self.doc.graph)
+        self.show_status(message or f"The {source} weights are now the network's "
+                                    f"({n} of {m} tensors)", 12000)
+        if self.inspector.node is not None:
+            self.inspector.refresh()
+
     # ---- files ----------------------------------------------------------------------------
     def attach_sidecar_weights(self, project) -> None:
         """Attach the weights saved beside `project`, if any (not an undo step: part of
