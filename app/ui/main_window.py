@@ -91,7 +91,7 @@ class MainWindow(ImportMixin, WeightsMixin, EditOpsMixin, FileOpsMixin, ExportMi
         if graph is not None:
             self.doc.replace(graph, path)
             if path:
-                self.attach_sidecar_weights(path)
+                self.attach_sidecar_weights(path, dialog=False)
         elif example:
             self.open_example()
         self.update_title()

@@ -146,16 +146,18 @@ class WeightsMixin:
             self.inspector.refresh()
 
     # ---- files ----------------------------------------------------------------------------
-    def attach_sidecar_weights(self, project) -> None:
+    def attach_sidecar_weights(self, project, dialog: bool = True) -> None:
         """Attach the weights saved beside `project`, if any (not an undo step: part of
-        opening it); what does not fit is said once."""
+        opening it); what does not fit is said once (in the status bar only while the
+        window is being made: no dialog may block `gui FILE --screenshot`)."""
         store, message = load_sidecar(self.doc.graph, project)
         if store is not None:
             self.doc.weights = store
             self._weights_changed()
         if message:
-            self.warn("Weights", message)
-            self.show_status(message, 12000)
+            if dialog:
+                self.warn("Weights", message)
+            self.show_status(message, 30000)
         elif store:
             n, m = store.coverage(self.doc.graph)
             self.show_status(f"Opened {project} with its weights ({n} of {m} tensors)")
