@@ -490,3 +490,15 @@ def test_recovered_work_gets_its_weights_back(qtbot, monkeypatch):
     assert not dead.exists() and not sidecar_path(dead).exists()
     w.autosave.remove()
     assert not w.autosave.weights_path.exists()
+
+
+def test_user_code_that_exits_does_not_leave_the_import_stuck(qtbot, monkeypatch):
+    import sys
+
+    def exits(source, input_shape=None, kwargs=None):
+        sys.exit(3)
+    d = Dialogs()
+    w = window(qtbot, d, monkeypatch, exits)
+    imported(qtbot, w, "net.py:Net")
+    assert d.warned and "SystemExit" in d.warned[0][1]
+    assert w.import_action.isEnabled() and not w.importing()

@@ -200,16 +200,19 @@ class ImportMixin:
 
         def work():
             from app.importers import ImportRefused, import_source
+            result, error = None, None
             try:
                 result = import_source(source, input_shape=input_shape, kwargs=kwargs)
             except ImportRefused as exc:
-                relay.done.emit(request, None, str(exc).strip().splitlines()[0]
-                                if str(exc).strip() else "the importer refused this source")
-            except Exception as exc:  # noqa: BLE001 - said to the user, not raised in a thread
+                error = (str(exc).strip().splitlines()[0] if str(exc).strip()
+                         else "the importer refused this source")
+            except BaseException as exc:  # noqa: BLE001 - the user's code may even sys.exit()
                 first = (str(exc).strip().splitlines() or [""])[0]
-                relay.done.emit(request, None, f"{source}: {type(exc).__name__}: {first}")
-            else:
-                relay.done.emit(request, result, None)
+                error = f"{source}: {type(exc).__name__}: {first}"
+            try:
+                relay.done.emit(request, result, error)
+            except RuntimeError:  # the window closed meanwhile: nobody to tell
+                pass
 
         self._import_thread = threading.Thread(target=work, name="import", daemon=True)
         self._import_thread.start()
