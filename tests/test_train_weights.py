@@ -16,8 +16,8 @@ from app.train.data import BatchPrep
 pytest.importorskip("safetensors")
 
 # one batch holds the whole training split: its mean loss does not depend on the shuffle
-CONFIG = dict(epochs=1, batch_size=4096, max_steps=1, normalize=False, precise_bn=False,
-              device="cpu", seed=0, augment=False)
+CONFIG = {"epochs": 1, "batch_size": 4096, "max_steps": 1, "normalize": False,
+          "precise_bn": False, "device": "cpu", "seed": 0, "augment": False}
 
 
 def pretrained(graph, seed=3):
@@ -75,7 +75,7 @@ def test_weights_of_another_head_load_where_they_fit():
 def test_cli_train_weights(tmp_path, capsys):
     from safetensors.torch import save_file
     g = tiny_net()
-    model, state = pretrained(g)
+    _, state = pretrained(g)
     project = tmp_path / "tiny.json"
     save_project(g, project)
     weights = tmp_path / "tiny.weights.safetensors"
