@@ -502,3 +502,20 @@ def test_user_code_that_exits_does_not_leave_the_import_stuck(qtbot, monkeypatch
     imported(qtbot, w, "net.py:Net")
     assert d.warned and "SystemExit" in d.warned[0][1]
     assert w.import_action.isEnabled() and not w.importing()
+
+
+def test_the_import_dialog(qtbot):
+    from app.ui.import_dialog import ImportDialog
+    dialog = ImportDialog(None, "/models/net.py")
+    qtbot.addWidget(dialog)
+    assert dialog.name_edit.isEnabled()  # a .py file: the class is asked for
+    dialog.import_button.click()
+    assert dialog.result() == 0 and "class or factory" in dialog.error_label.text()
+    dialog.name_edit.setText("Net")
+    dialog.kwargs_edit.setText('{"num_classes": 3}')
+    dialog.shape_edit.setText("3x32x32")
+    dialog.import_button.click()
+    assert dialog.result() == 1
+    assert dialog.result_request == ("/models/net.py:Net", [3, 32, 32], {"num_classes": 3})
+    dialog.source_edit.setText("torchvision.models:resnet18")
+    assert not dialog.name_edit.isEnabled()
