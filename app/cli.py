@@ -37,10 +37,19 @@ FEATURE_COMMANDS = {
 
 def _load(path: str):
     try:
-        return load_project(path)
+        graph = load_project(path)
     except ProjectError as exc:
         print(f"netcanvas: {project_error_text(exc)}", file=sys.stderr)
         return None
+    tell_load_notes(graph, path)
+    return graph
+
+
+def tell_load_notes(graph, path) -> None:
+    """What the loader brought up to date (a block renamed), one line each on stderr: the
+    file opened, and stdout stays the command's own output."""
+    for note in graph.load_notes:
+        print(f"netcanvas: {term_safe(str(path))}: {term_safe(note)}", file=sys.stderr)
 
 
 def project_error_text(exc: ProjectError) -> str:

@@ -334,6 +334,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from .cli import tell_load_notes
     from .project import ProjectError, load_project
     graphs = []
     for path in (args.old, args.new):
@@ -344,6 +345,7 @@ def run(args) -> int:
             if args.json:
                 print(json.dumps({"error": f"cannot open {path}"}))
             return 2
+        tell_load_notes(graphs[-1], path)
     p = diff_projects(*graphs)
     print(json.dumps(to_dict(p)) if args.json else to_text(p, args.old, args.new))
     return 0 if p.same else 1

@@ -14,6 +14,7 @@ from typing import Any
 from .graph import GraphError, NetGraph
 from .graph.model import definition_from_dict
 from .project import MAX_FILE_BYTES, atomic_write_text, check_project, read_text_bounded
+from .project_migrate import catalogue_renames, with_renames
 
 LIBRARY_FORMAT = "netcanvas-block"
 
@@ -63,6 +64,11 @@ def read_block(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read this block: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != LIBRARY_FORMAT:
         raise ValueError(f"{path}: not a NetCanvas library block")
+    renamed = catalogue_renames(data.get("definitions"))
+    if renamed:  # a block saved before the catalogue took its name (see project_migrate)
+        data = with_renames(data, renamed)
+        if isinstance(data.get("block"), str):
+            data["block"] = renamed.get(data["block"], data["block"])
     as_project = {"format": "netcanvas", "version": 2, "name": str(data.get("block")),
                   "definitions": data.get("definitions"), "nodes": [], "edges": []}
     problems = check_project(as_project)

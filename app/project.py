@@ -23,6 +23,7 @@ from .project_check import (
     modules_after_expansion,
     normalised,
 )
+from .project_migrate import rename_catalogue_collisions
 
 __all__ = [
     "FORMAT",
@@ -55,6 +56,10 @@ class ProjectError(ValueError):
 
 
 def project_from_dict(data: Any, path: str | os.PathLike | None = None) -> NetGraph:
+    """A checked project as a graph. What was brought up to date on the way in (a block
+    renamed because the catalogue took its name) is in `graph.load_notes`, one line each,
+    for the caller to tell the user once."""
+    data, notes = rename_catalogue_collisions(data)
     problems = check_project(data)
     if problems:
         raise ProjectError(problems, path)
@@ -69,6 +74,7 @@ def project_from_dict(data: Any, path: str | os.PathLike | None = None) -> NetGr
         graph.load_dict(data)
     except GraphError as exc:  # what only the model can judge: composite params, repeats
         raise ProjectError([str(exc)], path) from None
+    graph.load_notes = notes
     return graph
 
 

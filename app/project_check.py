@@ -8,6 +8,7 @@ iterative or bounded by MAX_NESTING, so no file can exhaust the stack.
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 from blocks import REGISTRY, get_spec
@@ -82,6 +83,8 @@ def normalised(data: dict[str, Any]) -> dict[str, Any]:
 def unencodable_strings(data: Any) -> list[str]:
     """Where the data holds text that UTF-8 cannot encode (lone surrogates from `\\ud800`
     escapes): such text could be neither printed nor saved, so it is refused at load."""
+    if _all_encodable(data):  # the common case, in one C pass: no paths worth composing
+        return []
     found, todo = [], [(data, "")]
     while todo and len(found) < 10:
         value, where = todo.pop()
@@ -95,6 +98,16 @@ def unencodable_strings(data: Any) -> list[str]:
             found.append(f"{where or 'the file'}: text that is not valid Unicode "
                          f"({ascii(value)[:60]}) — a lone surrogate such as \\ud800")
     return found
+
+
+def _all_encodable(data: Any) -> bool:
+    """True when every string in data (keys too) encodes as UTF-8; False when one does not
+    or when data is not plain JSON (then the walk above looks at it piece by piece)."""
+    try:
+        json.dumps(data, ensure_ascii=False, check_circular=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def close_types(name: Any, composites: dict[str, int]) -> str:

@@ -57,29 +57,34 @@ def summary_rows(graph: NetGraph, nested: bool = True, memory=None) -> list[dict
     fields = receptive_fields(graph)
     rows = []
     for n in graph.topological_order():
-        d, info = graph.node(n), graph.info[n]
-        if info.problem:
-            error = info.problem.message
-        elif info.blocked:
-            error = "not measured: an input before it has a problem"
-        else:
-            error = None
-        rows.append({
-            "id": n,
-            "label": d["label"],
-            "type": d["type"],
-            "output_shape": list(info.output_shape) if info.output_shape else None,
-            "params": info.params,
-            "macs": info.macs,
-            "activation_bytes": info.activation_bytes,
-            "error": error,
-            "repeat": d.get("repeat", 1),
-            "children": _inner_rows(graph, n) if nested else [],
-            "field": fields.get(n),
-        })
+        rows.append(node_row(graph, n, fields.get(n), nested))
         if memory is not None:
             rows[-1]["train_bytes"] = memory.nodes[n].total if n in memory.nodes else None
     return rows
+
+
+def node_row(graph: NetGraph, n: str, field=None, nested: bool = True) -> dict[str, Any]:
+    """One node's summary row (see summary_rows); `field`: its receptive field or None."""
+    d, info = graph.node(n), graph.info[n]
+    if info.problem:
+        error = info.problem.message
+    elif info.blocked:
+        error = "not measured: an input before it has a problem"
+    else:
+        error = None
+    return {
+        "id": n,
+        "label": d["label"],
+        "type": d["type"],
+        "output_shape": list(info.output_shape) if info.output_shape else None,
+        "params": info.params,
+        "macs": info.macs,
+        "activation_bytes": info.activation_bytes,
+        "error": error,
+        "repeat": d.get("repeat", 1),
+        "children": _inner_rows(graph, n) if nested else [],
+        "field": field,
+    }
 
 
 def summary_dict(graph: NetGraph, memory=None, gpu_gib: float | None = None) -> dict[str, Any]:

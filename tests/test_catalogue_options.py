@@ -534,3 +534,20 @@ def test_a_block_exposing_one_stride_for_a_conv2d_and_a_residual_still_loads():
     g = project_from_dict(__import__("json").loads(dumps_project(g)))
     assert g.info["d"].output_shape == (4, 4, 4)
     expose(g, "Down", "c", "dilation", "stride")  # a pair and an int: one int sets both
+
+
+def test_bias_field_offers_auto_true_false_and_sends_booleans(qtbot):
+    from app.ui.fields import ParamEditor
+    editor = ParamEditor(REGISTRY["Conv2d"].param_map["bias"])
+    qtbot.addWidget(editor)
+    combo = editor.widget
+    assert [combo.itemText(i) for i in range(combo.count())] == ["auto", "true", "false"]
+    editor.set_value(False)
+    assert combo.currentText() == "false"
+    editor.set_value("auto")
+    assert combo.currentText() == "auto"
+    sent = []
+    editor.edited.connect(lambda name, value: sent.append(value))
+    combo.activated.emit(1)
+    assert sent == [True] and type(sent[0]) is bool
+    assert editor.check(sent[0]) == (True, None)

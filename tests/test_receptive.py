@@ -23,7 +23,7 @@ from torch import nn
 from app.compile import compile_graph
 from app.graph import NetGraph
 from app.graph.grouping import group
-from app.graph.receptive import receptive_fields
+from app.graph.receptive import FieldsSoFar, field_of, receptive_fields
 from app.graph.receptive_rules import RULES
 from app.project import load_project
 from blocks import REGISTRY
@@ -325,6 +325,29 @@ def test_composites_and_repeats_match_the_gradient_oracle():
     assert fields[outer].receptive_field == [35, 35]
     assert fields[outer].effective_stride == [8, 8]
     assert check_against_oracle(g) > 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_one_nodes_field_and_fields_so_far_equal_the_whole_graphs(seed):
+    """The inspector (field_of: a node's ancestors only) and the summary (FieldsSoFar:
+    measured in graph order only as far as asked) show what receptive_fields gives."""
+    g = random_graph(seed)
+    want = receptive_fields(g)
+    order = g.topological_order()
+    assert {n: field_of(g, n) for n in order} == want
+    so_far = FieldsSoFar(g)
+    middle = order[len(order) // 2]
+    assert so_far.get(middle) == want[middle] and len(so_far.out) == len(order) // 2 + 1
+    assert [so_far.get(n) for n in reversed(order)] == [want[n] for n in reversed(order)]
+
+
+def test_one_nodes_field_inside_composites_and_repeats():
+    g, ids = chain(("Conv2d", {"filters": 2, "kernel_size": 3, "stride": 2}),
+                   ("Residual", {"filters": 2}), ("MaxPool2d", {"pool_size": 2}), shape=(1, 40, 40))
+    inst = group(g, ids[1:3], "Stage")
+    g.set_repeat(inst, 2)
+    want = receptive_fields(g)
+    assert all(field_of(g, n) == want[n] for n in g.topological_order())
 
 
 # --- known figures and warnings --------------------------------------------------------

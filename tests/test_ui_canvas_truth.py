@@ -29,6 +29,7 @@ def fresh_view(w) -> CanvasView:
     g.load_dict(w.doc.current.to_dict())
     scene = GraphScene(Document(g))
     view = CanvasView(scene)
+    view.kept_scene = scene  # the view does not own its scene: keep it (and its wrapper) alive
     view.resize(w.view.size())
     view.setTransform(w.view.transform())
     view.show()

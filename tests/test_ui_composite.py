@@ -255,8 +255,7 @@ def test_repeat_badge_merge_and_refusal(qtbot):
     item = w.scene.nodes[n]
     assert item.badge == "×3" and item.lines()[0] == "VGGBlock ×3"
     assert g.info[n].output_shape == (8, 4, 4)
-    row = w.summary.table.topLevelItem(w.summary.row_of(n))
-    assert row.text(1) == "VGGBlock ×3"
+    assert w.summary.text([n], 1) == "VGGBlock ×3"
     spin.setValue(6)  # 32 → 16 → 8 → 4 → 2 → 1, the sixth copy is too small
     settle(w)
     assert "repetition 6 of 6" in item.problem and w.problems.count() == 1
@@ -377,19 +376,21 @@ def test_summary_nests_composites(qtbot):
     w = window(qtbot, g)
     s = w.summary
     assert s.model.rowCount() == g.g.number_of_nodes()
-    row = s.table.topLevelItem(s.row_of(b))
-    assert row.text(1) == "Stage ×2" and row.childCount() == 2 and not row.isExpanded()
-    assert [row.child(i).text(0) for i in range(2)] == [ids[2], ids[3]]
-    row.setExpanded(True)
+    m = s.model
+    row = m.index(s.row_of(b), 0)
+    assert s.text([b], 1) == "Stage ×2" and m.rowCount(row) == 2
+    assert not s.table.isExpanded(row)
+    assert [m.index(i, 0, row).data() for i in range(2)] == [ids[2], ids[3]]
+    s.table.setExpanded(row, True)
     w.doc.set_param(a, "filters", 12)
     settle(w)
-    row = s.table.topLevelItem(s.row_of(b))
-    assert row.isExpanded()  # kept across refreshes
+    row = m.index(s.row_of(b), 0)
+    assert s.table.isExpanded(row)  # kept across refreshes
     # a click on an inner row opens the instance and shows the node
-    s._clicked(s.table.indexFromItem(row.child(1)))
+    s._clicked(m.index(1, 0, row))
     settle(w)
     assert w.doc.trail == [("Stage", b)] and w.scene.selected_nodes() == [ids[3]]
-    s._clicked(s.table.indexFromItem(s.table.topLevelItem(0)))
+    s._clicked(m.index(0, 0))
     assert w.doc.trail == []
 
 

@@ -39,8 +39,8 @@ def test_status_bar_says_whether_training_fits_and_inspector_shows_field(qtbot):
     w.inspector.set_node(vgg2)
     text = w.inspector.stats.text()
     assert "Receptive field <b>16×16</b>, stride 4" in text and "Training:" in text
-    rows = {w.summary.table.topLevelItem(i).text(0): w.summary.table.topLevelItem(i).text(5)
-            for i in range(w.summary.table.topLevelItemCount())}
+    m = w.summary.model
+    rows = {m.index(i, 0).data(): m.index(i, 5).data() for i in range(m.rowCount())}
     assert rows[f"{vgg2} (vgg2)"] == "16×16 /4"
 
 

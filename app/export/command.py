@@ -39,7 +39,7 @@ def _err(msg: str) -> None:
 
 
 def run(args) -> int:
-    from ..cli import all_problems
+    from ..cli import all_problems, tell_load_notes
     from ..project import ProjectError, load_project
     to = args.to
     if to is None:
@@ -60,6 +60,7 @@ def run(args) -> int:
     except ProjectError as exc:
         _err(str(exc))
         return 2
+    tell_load_notes(graph, args.file)
     out = Path(args.output) if args.output else Path(args.file).with_suffix(SUFFIXES[to])
     try:
         if out.resolve() == Path(args.file).resolve():

@@ -49,11 +49,12 @@ class Axis:
         # of them, the first being i = ceil((p - k + 1) / s) for o = 0.
         first = -((k - 1 - p) // s)
         span = -(-k // s)
-        return Axis(self.r + (span - 1) * self.j, self.j / s, self.u + first * self.j)
+        return Axis(self.r + (span - 1) * self.j, _exact(Fraction(self.j) / s),
+                    self.u + first * self.j)
 
     def whole(self, n: int) -> Axis:
         """The union over all n units: what a global pool's single unit sees."""
-        return Axis(self.r + (n - 1) * self.j, Fraction(0), self.u)
+        return Axis(self.r + (n - 1) * self.j, 0, self.u)
 
     def span(self, i: int = 0) -> tuple[Fraction, Fraction]:
         """[first, last] input pixel seen by unit i."""
@@ -62,10 +63,16 @@ class Axis:
 
     @property
     def centre(self) -> Fraction:
-        return self.u + (self.r - 1) / 2
+        q = self.r - 1
+        if type(q) is int and not q & 1:
+            return self.u + (q >> 1)
+        return self.u + _exact(Fraction(q) / 2)
 
 
-START = Axis(Fraction(1), Fraction(1), Fraction(0))
+# Numbers are ints while they are whole (nearly always: only transposed convolutions make
+# fractions), Fractions otherwise: int arithmetic is ~20x cheaper, and both compare, hash
+# and print alike.
+START = Axis(1, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def _join_axis(ax: list[Axis], n: int, name: str, warn, what: str) -> Axis:
     if len(strides) == 1:
         lo = min(a.u for a in ax)
         hi = max(a.span()[1] for a in ax)
-        if len({a.centre for a in ax}) > 1:
+        if len({2 * a.u + a.r for a in ax}) > 1:  # centres differ (twice them: no fractions)
             cs = ", ".join(str(_num(a.centre)) for a in ax)
             warn(f"the {what} are misaligned along the {name}: their fields are centred at "
                  f"{cs} (input pixels), so a unit mixes features from different places")
@@ -155,7 +162,7 @@ def _join_axis(ax: list[Axis], n: int, name: str, warn, what: str) -> Axis:
         first = [a.span(0) for a in ax]
         return Axis(max(e[1] for e in first) - min(e[0] for e in first) + 1,
                     max(a.j for a in ax), min(e[0] for e in first))
-    return Axis(hi - lo + 1, Fraction(0), lo)
+    return Axis(hi - lo + 1, 0, lo)
 
 
 @dataclass
@@ -182,38 +189,86 @@ def receptive_fields(graph) -> dict[str, NodeField | None]:
     return _graph_fields(graph, graph.definitions, None, {}, lambda n: graph.info.get(n))
 
 
+class FieldsSoFar:
+    """The top graph's fields computed only as far as asked: `get(n)` measures the nodes
+    in graph order up to n (a node's field needs only the nodes before it), so a table
+    that shows its first rows measures a handful of nodes, not 10,000."""
+
+    def __init__(self, graph):
+        self.out: dict[str, NodeField | None] = {}
+        self._walk = _iter_fields(graph, graph.definitions, None, {},
+                                  lambda n: graph.info.get(n), self.out)
+        self._nodes = graph.g
+
+    def get(self, n: str) -> NodeField | None:
+        out = self.out
+        if n not in out and n in self._nodes:
+            for done in self._walk:
+                if done == n:
+                    break
+        return out.get(n)
+
+
+def field_of(graph, node: str) -> NodeField | None:
+    """One node's field (as receptive_fields gives it), measuring only the nodes it sees:
+    its ancestors, in graph order (the inspector asks for one node of a big graph)."""
+    if node not in graph.g:
+        return None
+    seen, todo = {node}, [node]
+    pred = graph.g.pred
+    while todo:
+        for s in pred[todo.pop()]:
+            if s not in seen:
+                seen.add(s)
+                todo.append(s)
+    out: dict[str, NodeField | None] = {}
+    info_of = graph.info.get
+    for n in graph.topological_order():
+        if n in seen:
+            out[n] = _node_field_of(n, graph, graph.definitions, None, {}, info_of, out)
+    return out[node]
+
+
 def _graph_fields(graph, defs, params_of, start: dict[str, Field], info_of,
                   ) -> dict[str, NodeField | None]:
     """Fields of every node of `graph` (the top graph or a composite body).
 
     start: fields of the body's Input nodes; params_of(n): an inner node's params for this
     instance (None at the top); info_of(n): an object with .output_shape, or None."""
-    from .receptive_rules import RULES
     out: dict[str, NodeField | None] = {}
-    for n in graph.topological_order():
-        t = graph.type_of(n)
-        info = info_of(n)
-        shape = info.output_shape if info is not None else None
-        if n in start:
-            out[n] = NodeField(start[n])
-            continue
-        if t == "Input":
-            out[n] = NodeField(RULES[t]([], None)) if shape is not None and len(shape) == 3 \
-                else None
-            continue
-        ins = graph.inputs_of(n)
-        fields = [out.get(s) for s, _ in ins]
-        in_shapes = [getattr(info_of(s), "output_shape", None) for s, _ in ins]
-        if shape is None or not fields or any(f is None for f in fields) \
-                or any(s is None for s in in_shapes):
-            out[n] = None
-            continue
-        warnings: list[str] = []
-        params = params_of(n) if params_of else graph.node(n)["params"]
-        f = node_field(defs, t, params, [f.field for f in fields], in_shapes, shape,
-                       graph.node(n).get("repeat", 1), warnings.append)
-        out[n] = None if f is None else NodeField(f, "; ".join(dict.fromkeys(warnings)) or None)
+    for _ in _iter_fields(graph, defs, params_of, start, info_of, out):
+        pass
     return out
+
+
+def _iter_fields(graph, defs, params_of, start: dict[str, Field], info_of, out: dict):
+    """Put each node's field into `out` in graph order, yielding the node after each."""
+    for n in graph.topological_order():
+        out[n] = _node_field_of(n, graph, defs, params_of, start, info_of, out)
+        yield n
+
+
+def _node_field_of(n, graph, defs, params_of, start, info_of, out) -> NodeField | None:
+    """One node's field, its inputs' being in `out` already."""
+    from .receptive_rules import RULES
+    t = graph.type_of(n)
+    info = info_of(n)
+    shape = info.output_shape if info is not None else None
+    if n in start:
+        return NodeField(start[n])
+    if t == "Input":
+        return NodeField(RULES[t]([], None)) if shape is not None and len(shape) == 3 else None
+    ins = graph.inputs_of(n)
+    fields = [out.get(s) for s, _ in ins]
+    in_shapes = [getattr(info_of(s), "output_shape", None) for s, _ in ins]
+    if shape is None or not fields or any(f is None for f in fields) \
+            or any(s is None for s in in_shapes):
+        return None
+    warnings: list[str] = []
+    params = params_of(n) if params_of else graph.node(n)["params"]
+    f = node_field(defs, t, params, [f.field for f in fields], in_shapes, shape,
+                   graph.node(n).get("repeat", 1), warnings.append)
+    return None if f is None else NodeField(f, "; ".join(dict.fromkeys(warnings)) or None)
 
 
 def node_field(defs, type_id: str, params: dict[str, Any], fields: list[Field],
@@ -261,6 +316,11 @@ class _Shape:
     output_shape: tuple[int, ...] | None
 
 
+def _exact(x: Fraction):
+    """x as an int when it is whole."""
+    return x.numerator if x.denominator == 1 else x
+
+
 def _num(x: Fraction):
     """An int where the value is whole, else a float (fractional strides after upsampling)."""
     return int(x) if x.denominator == 1 else float(x)
@@ -271,7 +331,9 @@ __all__ = [
     "Axis",
     "Context",
     "Field",
+    "FieldsSoFar",
     "NodeField",
+    "field_of",
     "join",
     "node_field",
     "receptive_fields",

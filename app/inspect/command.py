@@ -32,6 +32,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from app.cli import tell_load_notes
     from app.project import ProjectError, load_project
 
     from .core import InspectError, feature_maps, grad_cam, load_image, load_inspector
@@ -45,6 +46,7 @@ def run(args) -> int:
         graph = load_project(args.file)
     except ProjectError as exc:
         return fail(str(exc), 2)
+    tell_load_notes(graph, args.file)
     try:
         ins = load_inspector(graph, args.weights)
         for note in ins.notes:

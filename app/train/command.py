@@ -106,6 +106,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint folder (default: runs/NAME-TIME, or the --resume folder)")
     g.add_argument("--resume", metavar="CKPT",
                    help="go on from a checkpoint (last.pt), with its settings unless given")
+    g.add_argument("--weights", metavar="W.safetensors",
+                   help="fine-tune: start from these weights (e.g. from netcanvas import "
+                        "--weights); tensors whose name or shape no longer fit start fresh")
     g.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     g.add_argument("--export-script", metavar="OUT.py",
                    help="write a standalone DistributedDataParallel training script (for "
@@ -147,6 +150,7 @@ def _err(msg: str) -> None:
 
 
 def run(args) -> int:
+    from app.cli import tell_load_notes
     from app.compile import CompileError
     from app.project import ProjectError, load_project
 
@@ -168,6 +172,7 @@ def run(args) -> int:
         graph = load_project(args.file)
     except ProjectError as exc:
         return fail(str(exc), 2)
+    tell_load_notes(graph, args.file)
     checkpoint = None
     if args.resume:
         from .checkpoint import load_checkpoint
@@ -176,6 +181,18 @@ def run(args) -> int:
         except CheckpointError as exc:
             return fail(str(exc), 2)
     config = config_from_args(args, Path(args.file), checkpoint)
+    initial = None
+    if getattr(args, "weights", None):
+        if checkpoint is not None:
+            return fail("--weights and --resume: give one (a checkpoint has its own weights)", 2)
+        if args.export_script:
+            return fail("--weights does not go with --export-script (the script starts "
+                        "fresh; load the weights in it yourself)", 2)
+        from app.export.weights import WeightsError, read_weights
+        try:
+            initial = read_weights(args.weights)
+        except WeightsError as exc:
+            return fail(str(exc), 2)
     if args.export_script:
         from .script import ScriptError, write_training_script
         try:
@@ -235,7 +252,8 @@ def run(args) -> int:
     callback = recording(callback, config.out_dir, graph, config, project=args.file)
     try:
         result = train(graph, config, callback=callback, cancel=cancel,
-                       resume=checkpoint, save_on_cancel=True)
+                       resume=checkpoint, save_on_cancel=True, initial_weights=initial,
+                       weights_label=Path(args.weights).name if initial else "")
     except CompileError as exc:
         return fail(str(exc), 1)
     except (DataError, CheckpointError) as exc:

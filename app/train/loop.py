@@ -91,14 +91,18 @@ class TrainResult:
 def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = None,
           callback: Callback | None = None, cancel: threading.Event | None = None,
           resume: str | dict | None = None, progress_interval: float = 0.25,
-          save_on_cancel: bool = False) -> TrainResult:
+          save_on_cancel: bool = False, initial_weights: dict[str, torch.Tensor] | None = None,
+          weights_label: str = "imported weights") -> TrainResult:
     """Train `graph` on `config.data` (or `dataset`). Raises, before training starts:
     CompileError (the graph has problems), DataError (the data cannot be read or does not
     fit), CheckpointError (`resume` is not a readable checkpoint), TrainError (config,
     device, class count, a checkpoint of another network). Faults during training are
     returned as the result's status, never raised. With `save_on_cancel` (the CLI's Ctrl-C),
     a cancelled run also writes its current state to `interrupted.pt` beside `last.pt`:
-    resuming from it redoes the interrupted epoch from the weights reached so far."""
+    resuming from it redoes the interrupted epoch from the weights reached so far.
+    `initial_weights` (state_dict names → tensors; fine-tuning) replace the fresh
+    initialisation wherever name and shape fit; the start event says how many, and none
+    fitting is a TrainError. A checkpoint to resume from wins over them."""
     emit = callback or (lambda event, data: None)
     problems = config.problems()
     if problems:
@@ -109,6 +113,9 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     ckpt = None
     if resume is not None:
         ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume)
+    start_notes = []
+    if initial_weights and ckpt is None:
+        start_notes.append(load_initial_weights(model, initial_weights, weights_label))
     out_shape = graph.info[graph.output_nodes()[0]].output_shape
     ds = dataset if dataset is not None else load_dataset(
         config.data, in_shape, val_source=config.val_data, val_fraction=config.val_fraction,
@@ -165,7 +172,7 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    notes: list[str] = []
+    notes: list[str] = start_notes
     scaler = torch.amp.GradScaler("cuda", enabled=adtype == torch.float16)
     if ckpt is not None:
         was = (ckpt.get("config") or {}).get("optimizer")
@@ -373,6 +380,23 @@ def train(graph: NetGraph, config: TrainConfig, *, dataset: Dataset | None = Non
 
 
 @torch.no_grad()
+def load_initial_weights(model: nn.Module, tensors: dict[str, torch.Tensor],
+                         label: str = "imported weights") -> str:
+    """Copy the tensors whose name and shape fit into `model` (the others keep their fresh
+    initialisation); returns the line that says so. TrainError when none fits."""
+    expected = model.state_dict()
+    fit = {k: v for k, v in tensors.items()
+           if k in expected and tuple(v.shape) == tuple(expected[k].shape)}
+    if not fit:
+        raise TrainError(f"none of the {len(tensors)} tensors of {label} fits this network "
+                         f"(names and shapes differ) — they are weights of another network")
+    with torch.no_grad():
+        model.load_state_dict(fit, strict=False)
+    skipped = len(tensors) - len(fit)
+    return (f"starting from {label} ({len(fit)} of {len(expected)} tensors"
+            + (f"; {skipped} that do not fit were left out" if skipped else "") + ")")
+
+
 def evaluate(model: nn.Module, split: Split, prep: BatchPrep, device: torch.device,
              adtype: torch.dtype | None, num_classes: int, batch_size: int = 256
              ) -> dict[str, Any]:

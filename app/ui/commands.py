@@ -24,6 +24,8 @@ from PySide6.QtGui import QUndoCommand
 from app.graph import GraphError, NetGraph
 from app.project import check_project
 
+from . import weights_ops
+
 MOVE_ID, PARAM_ID, RENAME_ID, REPEAT_ID = 1001, 1002, 1003, 1004
 MERGE_SECONDS = 1.5
 
@@ -51,10 +53,12 @@ class Command(QUndoCommand):
             return
         self.doc.show(self.trail)
         self.do()
+        weights_ops.after_apply(self.doc, self)
 
     def undo(self) -> None:
         self.doc.show(self.trail)
         self.revert()
+        weights_ops.after_undo(self.doc, self)  # what the edit dropped comes back
 
     def do(self) -> None:
         raise NotImplementedError

@@ -17,9 +17,11 @@ from PySide6.QtGui import QUndoStack
 from app import library
 from app.graph import GraphError, NetGraph, Problem, grouping
 from app.graph.model import definition_from_dict
+from app.weights_store import AttachedWeights
 
 from . import commands as C
 from . import splice_commands as S
+from . import weights_ops
 
 STRUCTURE_EVENTS = {"node_added", "node_removed", "node_changed", "edge_added",
                     "edge_removed", "info_changed", "reset"}
@@ -38,6 +40,7 @@ class Document(QObject):
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(0)
         self.graph = graph or NetGraph()
+        self.weights = AttachedWeights()  # imported/saved tensors per node (usually none)
         self.trail: list[tuple[str, str]] = []
         self._view = self.graph
         self.last_error: str | None = None
@@ -72,13 +75,16 @@ class Document(QObject):
         self.stack.setClean()
         self.modifiedChanged.emit(self.is_modified())
 
-    def replace(self, graph: NetGraph, path: str | Path | None = None, modified: bool = False) -> None:
-        """A new graph for this document (New, Open, recover): the undo history starts over."""
+    def replace(self, graph: NetGraph, path: str | Path | None = None, modified: bool = False,
+                weights: AttachedWeights | None = None) -> None:
+        """A new graph for this document (New, Open, recover, Import), with the weights
+        attached to it (default none): the undo history starts over."""
         if self._view is not self.graph:
             self._view.unsubscribe(self._on_view_event)
         self.trail = []
         self.graph.unsubscribe(self._on_event)
         self.graph = graph
+        self.weights = weights if weights is not None else AttachedWeights()
         graph.subscribe(self._on_event)
         self._view = graph
         self.path = Path(path) if path else None
@@ -244,7 +250,9 @@ class Document(QObject):
             cmd.apply()
         except GraphError as exc:
             return self._refuse(str(exc))
+        weights_ops.after_apply(self, cmd)  # the weights this edit drops travel with it
         self.stack.push(cmd)
+        weights_ops.after_push(self, cmd)
         return None
 
     def inside_refusal(self, types=(), nodes=(), doing: str = "delete") -> str | None:
@@ -411,7 +419,10 @@ class Document(QObject):
             return None
         cmd = C.ProjectEdit(self, f"Group into {name.strip()}",
                             lambda g, top: grouping.group(g, list(nodes), name, color, doc))
-        return None if self.run(cmd) else cmd.result
+        if self.run(cmd):
+            return None
+        weights_ops.carry_into_group(self, cmd, nodes)  # their weights go into the block
+        return cmd.result
 
     def ungroup(self, instance: str) -> list[str] | None:
         """Put an instance's inside back in its place; returns the ids of those nodes."""
@@ -420,8 +431,12 @@ class Document(QObject):
             self._refuse(reason)
             return None
         t = self.current.type_of(instance) if instance in self.current.g else instance
+        plan = weights_ops.before_ungroup(self, instance) if instance in self.current.g else None
         cmd = C.ProjectEdit(self, f"Ungroup {t}", lambda g, top: grouping.ungroup(g, instance))
-        return None if self.run(cmd) else cmd.result
+        if self.run(cmd):
+            return None
+        weights_ops.carry_out_of_group(self, cmd, plan)  # the block's weights go to its nodes
+        return cmd.result
 
     def expose(self, node: str, param: str, as_name: str | None = None) -> str | None:
         """Make a parameter of a node inside the current block a parameter of the block."""

@@ -17,6 +17,9 @@ from .node_item import FAR_SPILL, NodeItem, detail_level, fonts
 from .theme import colors
 
 
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+
+
 def bend_of(x1: float, x2: float) -> float:
     dx = abs(x2 - x1)
     return max(40.0, dx * 0.5) if x2 >= x1 else max(80.0, dx * 0.35 + 60)
@@ -43,20 +46,21 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
 
 
 class EdgeItem(QGraphicsItem):
+    # defaults until set (class attributes: fewer assignments per edge; each is replaced,
+    # never changed in place)
+    label = ""
+    _p1 = _p2 = QPointF()
+    _path: QPainterPath | None = None  # made when first drawn or hit-tested
+    _shape: QPainterPath | None = None
+    _rect = _label_rect = _curve_rect = QRectF()
+    muted = False
+    hot = False  # a palette block is dragged over it: dropping splices it in
+
     def __init__(self, src, dst, port: int):
         super().__init__()
         self.src, self.dst, self.port = src, dst, port
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlag(_SELECTABLE)
         self.setZValue(-1)
-        self.label = ""
-        self._p1 = self._p2 = QPointF()
-        self._path: QPainterPath | None = None  # made when first drawn or hit-tested
-        self._shape: QPainterPath | None = None
-        self._rect = QRectF()
-        self._label_rect = QRectF()
-        self._curve_rect = QRectF()
-        self.muted = False
-        self.hot = False  # a palette block is dragged over it: dropping splices it in
 
     def set_hot(self, hot: bool) -> None:
         if hot != self.hot:

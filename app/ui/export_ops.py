@@ -83,6 +83,7 @@ class ExportMixin:
         if not path:
             return
         graph = project_from_dict(self.doc.graph.to_dict())
+        state = self.doc.weights.state_dict(self.doc.graph) if self.doc.weights else None
         relay = _Relay(self)
         relay.done.connect(lambda result, err: self._onnx_done(path, result, err, relay))
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
@@ -92,7 +93,9 @@ class ExportMixin:
         def work():
             t = time.perf_counter()
             try:
-                report = ex.export_onnx(graph, path)
+                from .weights_ops import model_with_weights  # the attached ones, if any
+                model = model_with_weights(graph, state)
+                report = ex.export_onnx(graph, path, **({"model": model} if model else {}))
             except ex.ExportError as exc:
                 relay.done.emit(None, str(exc))
             except Exception as exc:  # noqa: BLE001 - reported to the user, not raised in a thread

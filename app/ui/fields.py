@@ -253,8 +253,8 @@ class ParamEditor(_Field):
             w.toggled.connect(self._emit)
         elif k == CHOICE:
             w = QComboBox(self)
-            for c in param.choices:
-                w.addItem(str(c), c)
+            for c in param.choices:  # true / false as the file writes them (a conv's bias)
+                w.addItem(str(c).lower() if isinstance(c, bool) else str(c), c)
             w.activated.connect(lambda i: self._emit(w.itemData(i)))
         elif k == PADDING:
             w = QComboBox(self)

@@ -57,7 +57,8 @@ class FileOpsMixin:
         files.add_recent(path)
         self.update_recent_menu()
         self.fit_soon()
-        self.show_status(f"Opened {path}")
+        self.show_status(" — ".join([f"Opened {path}", *graph.load_notes]),
+                         20000 if graph.load_notes else 6000)
         return True
 
     def open_example(self) -> None:

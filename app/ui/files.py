@@ -82,11 +82,17 @@ class Autosave:
                    "project": project}
         atomic_write_text(self.path, json.dumps(payload, ensure_ascii=False))
 
+    @property
+    def weights_path(self) -> Path:
+        """The attached weights of the autosaved project, beside it (weights_ops writes it)."""
+        return self.path.with_name(self.path.stem + ".weights.safetensors")
+
     def remove(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        for p in (self.path, self.weights_path):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def leftover_autosaves(exclude: Path | None = None) -> list[Path]:

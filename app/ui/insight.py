@@ -14,7 +14,7 @@ import threading
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
-from app.graph.receptive import receptive_fields
+from app.graph.receptive import field_of
 from app.summary import fmt_bytes
 
 DEFAULT_BATCH = 64
@@ -116,7 +116,7 @@ class MemoryStatus(QLabel):
 def node_insight_html(graph, node: str, estimate=None) -> str:
     """Extra inspector lines for one node: receptive field, and its training memory."""
     lines = []
-    f = receptive_fields(graph).get(node)
+    f = field_of(graph, node)  # its ancestors only, not the whole graph
     if f is not None:
         (rh, rw), (sh, sw) = f.receptive_field, f.effective_stride
         stride = "global (every unit sees it all)" if sh == sw == 0 else \

@@ -27,6 +27,7 @@ from .edit_ops import EditOpsMixin
 from .export_ops import ExportMixin
 from .diff_panel import install as install_diff_panel
 from .file_ops import FileOpsMixin
+from .import_dialog import ImportMixin
 from .insight import MemoryStatus, node_insight_html
 from .inspector import Inspector
 from .layout import auto_positions
@@ -35,6 +36,7 @@ from .panels import ProblemsPanel, SummaryPanel
 from .scene import GraphScene
 from .theme import apply_theme, icon, theme
 from .view import CanvasView
+from .weights_ops import WeightsMixin
 
 SHORTCUTS = [
     ("Add a block", "drag it from the palette, or double-click it (connects to the selected node)"),
@@ -52,10 +54,12 @@ SHORTCUTS = [
     ("Group into a block / Ungroup", "Ctrl+G / Ctrl+Shift+G"),
     ("Edit a block inside", "double-click it (Ctrl+E); Esc or ⬆ Up goes back"),
     ("New / Open / Save", "Ctrl+N / Ctrl+O / Ctrl+S (Save As: Ctrl+Shift+S)"),
+    ("Import a model", "Ctrl+I, or drop an .onnx or .py file on the window"),
 ]
 
 
-class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMainWindow):
+class MainWindow(ImportMixin, WeightsMixin, EditOpsMixin, FileOpsMixin, ExportMixin,
+                 CompositeOpsMixin, QMainWindow):
     def __init__(self, graph: NetGraph | None = None, path=None, example: bool = True,
                  recover: bool = False):
         super().__init__()
@@ -79,11 +83,17 @@ class MainWindow(EditOpsMixin, FileOpsMixin, ExportMixin, CompositeOpsMixin, QMa
         self._build_docks()
         self._build_actions()
         self._build_status()
+        self._build_weights_ui()
+        self._build_import_ui()
         self.diff_panel = install_diff_panel(self)
         self._connect()
         self.start_autosave()
         if graph is not None:
             self.doc.replace(graph, path)
+            if path:
+                self.attach_sidecar_weights(path, dialog=False)
+            if graph.load_notes:  # a block renamed on the way in: said once, here
+                self.show_status(" ".join(graph.load_notes), 20000)
         elif example:
             self.open_example()
         self.update_title()

@@ -43,7 +43,6 @@ def detail_level(lod: float) -> str:
 
 
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
 
 # texts and colours many nodes share, made once (a 10,000-node network has few distinct ones)
 _memo: dict = {}
@@ -99,6 +98,7 @@ class _Fonts:
         self.m_body = QFontMetricsF(self.body)
         self.m_label = QFontMetricsF(self.label)
         self.m_small = QFontMetricsF(self.small)
+        self.m_title = QFontMetricsF(self.title)
         self.big = QFont()
         self.big.setPointSizeF(17)
         self.big.setWeight(QFont.Weight.DemiBold)
@@ -116,33 +116,34 @@ def fonts() -> _Fonts:
 
 
 class NodeItem(QGraphicsItem):
+    # What refresh() sets, as class defaults until then (a 10,000-node graph makes 10,000
+    # items: each assignment saved in __init__ counts)
+    many = False
+    has_input = True
+    taken: frozenset[int] = frozenset()
+    color = QColor()
+    type_id = title = name = params_text = shape_text = count_text = ""
+    problem: str | None = None
+    blocked = False
+    name_is_id = False
+    repeat = 1
+    badge = ""  # "×3" when the node repeats
+
     def __init__(self, node_id: str):
         super().__init__()
         self.node_id = node_id
         self.setFlag(_SELECTABLE)
-        # No item cache: with DeviceCoordinateCache Qt kept drawing the old pixmap after
-        # refresh() called update() (a red outline or an old shape after the model changed,
-        # on the canvas and the minimap alike; only a zoom change, which rebuilds the pixmap,
-        # showed the truth: issue 9). tests/test_ui_canvas_truth.py compares every edit with a
-        # fresh drawing.
-        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        # No item cache (the default: no setCacheMode call): with DeviceCoordinateCache Qt
+        # kept drawing the old pixmap after refresh() called update() (a red outline or an
+        # old shape after the model changed, on the canvas and the minimap alike; only a
+        # zoom change, which rebuilds the pixmap, showed the truth: issue 9).
+        # tests/test_ui_canvas_truth.py compares every edit with a fresh drawing.
         self.edges_in: list = []
         self.edges_out: list = []
         self.height = BASE_HEIGHT
         self.n_ports = 1
-        self.many = False
-        self.has_input = True
-        self.taken: frozenset[int] = frozenset()
         self._key = None
-        self.color = QColor()
-        self.type_id = self.title = self.name = self.params_text = self.shape_text = ""
-        self.count_text = ""
-        self.problem: str | None = None
-        self.blocked = False
-        self.name_is_id = False
         self.composite = False  # an instance of a composite block (double-click opens it)
-        self.repeat = 1
-        self.badge = ""  # "×3" when the node repeats
         # while a wire is drawn: "in" / "out" = it can connect here (those ports light up),
         # False = it cannot (the node dims), None = no wire
         self.accepts: str | bool | None = None
@@ -291,13 +292,6 @@ class NodeItem(QGraphicsItem):
         return next(i for i in range(len(self.taken) + 1) if i not in self.taken)
 
     # ---- painting ------------------------------------------------------------------
-    def itemChange(self, change, value):
-        if change == _SELECTED_CHANGED:
-            self.update()
-            for e in self.edges_in + self.edges_out:
-                e.update()
-        return super().itemChange(change, value)
-
     def paint(self, painter, option, widget=None):
         c = colors()
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
@@ -319,14 +313,9 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(c.node)
         painter.drawRoundedRect(rect, 6, 6)
         # header band
-        head = QPainterPath()
-        head.setFillRule(Qt.FillRule.WindingFill)
-        hr = QRectF(0.5, 0.5, WIDTH - 1, HEADER)
-        head.addRoundedRect(hr, 5.5, 5.5)
-        head.addRect(QRectF(0.5, HEADER / 2, WIDTH - 1, HEADER / 2 + 0.5))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color)
-        painter.drawPath(head.simplified())
+        painter.drawPath(header_path())
         tx = 9.0
         hx = tx
         if self.composite:  # the marker: two nested squares
@@ -337,7 +326,7 @@ class NodeItem(QGraphicsItem):
             hx += 16
         painter.setPen(QColor("#FFFFFF"))
         painter.setFont(f.title)
-        m_title = QFontMetricsF(f.title)
+        m_title = f.m_title
         badge_w = m_title.horizontalAdvance(self.badge) + 10 if self.badge else 0
         room = WIDTH - hx - 6 - badge_w
         title = m_title.elidedText(self.type_id, Qt.TextElideMode.ElideRight, room)
@@ -432,6 +421,21 @@ class NodeItem(QGraphicsItem):
         painter.setFont(font)
         painter.setPen(QColor("#FFFFFF"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+_header: QPainterPath | None = None
+
+
+def header_path() -> QPainterPath:
+    """The header band (rounded at the top), the same for every node: made once."""
+    global _header
+    if _header is None:
+        head = QPainterPath()
+        head.setFillRule(Qt.FillRule.WindingFill)
+        head.addRoundedRect(QRectF(0.5, 0.5, WIDTH - 1, HEADER), 5.5, 5.5)
+        head.addRect(QRectF(0.5, HEADER / 2, WIDTH - 1, HEADER / 2 + 0.5))
+        _header = head.simplified()
+    return _header
 
 
 def paint_cards(painter, rect: QRectF, color: QColor) -> None:

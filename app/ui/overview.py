@@ -26,7 +26,7 @@ from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
-from .node_item import WIDTH, NodeItem, box_pen, paint_cards, paint_far
+from .node_item import FAR_SPILL, WIDTH, NodeItem, box_pen, paint_cards, paint_far
 from .theme import colors, theme
 
 LEVELS = (1024.0, 4096.0)  # cell sizes in scene units; a small cell holds about 4 x 8 nodes
@@ -38,23 +38,24 @@ MANY_RECTS = 256  # a change naming more areas than this drops every cell
 
 
 class _Cell:
-    __slots__ = ("others", "picture", "pixmap", "pixmap_key", "selected_edges")
+    __slots__ = ("others", "picture", "pixmaps", "selected_edges")
 
     def __init__(self, picture, selected_edges, others):
         self.picture = picture
         self.selected_edges = selected_edges  # (line, color): their pen depends on the zoom
         self.others = others  # items of other kinds, drawn as themselves
-        self.pixmap: QPixmap | None = None  # the picture rendered at the zoom last drawn
-        self.pixmap_key = None
+        # the picture rendered at the zooms last drawn (two: the canvas and the minimap)
+        self.pixmaps: dict[tuple, QPixmap] = {}
 
 
 class Overview(QObject):
     def __init__(self, scene):
         super().__init__(scene)
         self.scene = scene
-        # (detail, cell size) → cells by (column, row)
-        self.levels: dict[tuple[str, float], dict[tuple[int, int], _Cell]] = {
-            (detail, size): {} for detail in ("title", "box") for size in LEVELS}
+        # (detail, cell size) → cells by (column, row); detail is "box" or ("title", zoom):
+        # type names are drawn at a size for the zoom, so each zoom has its own cells
+        self.levels: dict[tuple, dict[tuple[int, int], _Cell]] = {
+            ("box", size): {} for size in LEVELS}
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
         self._last_change = 0.0
         self._edited: set = set()  # (detail, size, column, row) of big cells a small change dropped
@@ -88,20 +89,31 @@ class Overview(QObject):
                             self._edited.add((detail, size, i, j))
 
     # ---- drawing ---------------------------------------------------------------------------
-    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box") -> None:
+    def draw(self, painter: QPainter, exposed: QRectF, lod: float, detail: str = "box",
+             settled: bool = False) -> None:
         """Draw the part of the scene in `exposed` (scene coordinates) at `detail`; the
-        painter's transform maps the scene to the device, `lod` pixels per scene unit."""
-        if detail not in ("title", "box"):
-            detail = "title"  # the most a recorded cell shows (a minimap of one or two nodes)
+        painter's transform maps the scene to the device, `lod` pixels per scene unit.
+        settled: draw whole big cells even just after an edit (a picture kept for long,
+        as the minimap's, must look as a fresh drawing does)."""
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
-        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), detail, size,
-                         lod, painter.hasClipping())
+        if detail == "box":
+            key = "box"
+        else:  # "title" (or more: the most a recorded cell shows), for this zoom
+            key = ("title", lod)
+            zooms = list(dict.fromkeys(k for k, _ in self.levels if k != "box"))
+            if key not in zooms and len(zooms) >= 2:  # keep the cells of two zooms
+                for k in [k for k in self.levels if k[0] == zooms[0]]:
+                    del self.levels[k]
+                self._edited = {e for e in self._edited if e[0] != zooms[0]}
+        self._draw_cells(painter, exposed.intersected(self.scene.sceneRect()), key, size,
+                         lod, painter.hasClipping(), settled)
 
-    def _draw_cells(self, painter: QPainter, area: QRectF, detail: str, size: float,
-                    lod: float, clip: bool) -> None:
-        cells = self.levels[(detail, size)]
+    def _draw_cells(self, painter: QPainter, area: QRectF, key, size: float,
+                    lod: float, clip: bool, settled: bool = False) -> None:
+        detail = "box" if key == "box" else "title"
+        cells = self.levels.setdefault((key, size), {})
         small = LEVELS[0]
-        settled = time.monotonic() - self._last_change > SETTLE_S
+        settled = settled or time.monotonic() - self._last_change > SETTLE_S
         x0, y0, x1, y1 = _span(area, size)
         missing = {(i, j) for j in range(y0, y1 + 1) for i in range(x0, x1 + 1)
                    if (i, j) not in cells}
@@ -111,12 +123,12 @@ class Overview(QObject):
             gc.disable()  # many small objects at once, over a heap of the whole graph
             try:
                 bins = self._sort_into(missing, size)
-                for key in missing:
-                    edited = (detail, size, *key)
+                for cell_at in missing:
+                    edited = (key, size, *cell_at)
                     if size > small and edited in self._edited and not settled:
                         continue  # drawn from its small cells below
                     self._edited.discard(edited)
-                    cells[key] = self._record(*key, size, detail, bins[key])
+                    cells[cell_at] = self._record(*cell_at, size, detail, lod, bins[cell_at])
             finally:
                 if gc_was:
                     gc.enable()
@@ -124,14 +136,15 @@ class Overview(QObject):
             for i in range(x0, x1 + 1):
                 cell = cells.get((i, j))
                 if cell is None:
-                    if size > small and (detail, size, i, j) in self._edited and not settled:
+                    if size > small and (key, size, i, j) in self._edited and not settled:
                         # being edited: drawn from its small cells, of which only those
                         # under the edit are recorded again
                         self._draw_cells(painter, QRectF(i * size, j * size, size, size)
-                                         .intersected(area), detail, small, lod, clip)
+                                         .intersected(area), key, small, lod, clip)
                         continue
-                    self._edited.discard((detail, size, i, j))
-                    cell = cells[(i, j)] = self._record(i, j, size, detail, bins.get((i, j)))
+                    self._edited.discard((key, size, i, j))
+                    cell = cells[(i, j)] = self._record(i, j, size, detail, lod,
+                                                        bins.get((i, j)))
                 if cell.picture is None and not cell.selected_edges and not cell.others:
                     continue
                 if cell.picture is not None:
@@ -177,7 +190,8 @@ class Overview(QObject):
         ox, oy = math.floor(x), math.floor(y)
         dpr = painter.device().devicePixelRatio() if painter.device() else 1.0
         key = (sx, sy, round(x - ox, 3), round(y - oy, 3), dpr)
-        if cell.pixmap_key != key:
+        pixmap = cell.pixmaps.get(key)
+        if pixmap is None:
             w, h = math.ceil(size * sx + x - ox) + 1, math.ceil(size * sy + y - oy) + 1
             pm = QPixmap(max(1, round(w * dpr)), max(1, round(h * dpr)))
             pm.setDevicePixelRatio(dpr)
@@ -190,10 +204,12 @@ class Overview(QObject):
             p.setClipRect(QRectF(i * size, j * size, size, size))
             p.drawPicture(0, 0, cell.picture)
             p.end()
-            cell.pixmap, cell.pixmap_key = pm, key
+            if len(cell.pixmaps) > 1:
+                del cell.pixmaps[next(iter(cell.pixmaps))]  # the oldest
+            pixmap = cell.pixmaps[key] = pm
         painter.save()
         painter.resetTransform()
-        painter.drawPixmap(ox, oy, cell.pixmap)
+        painter.drawPixmap(ox, oy, pixmap)
         painter.restore()
 
     def _sort_into(self, wanted: set, size: float) -> dict[tuple[int, int], list]:
@@ -206,25 +222,33 @@ class Overview(QObject):
         floor = math.floor
 
         def put(item, left, top, right, bottom):
-            for i in range(floor(left / size), floor(right / size) + 1):
-                for j in range(floor(top / size), floor(bottom / size) + 1):
+            i0, i1 = floor(left / size), floor(right / size)
+            j0, j1 = floor(top / size), floor(bottom / size)
+            if i0 == i1 and j0 == j1:  # most items lie in one cell
+                b = bins.get((i0, j0))
+                if b is not None:
+                    b.append(item)
+                return
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
                     b = bins.get((i, j))
                     if b is not None:
                         b.append(item)
 
         for e in list(self.scene.edges.values()):  # at (0, 0): their rect is in the scene's
-            r = e._rect
-            put(e, r.left(), r.top(), r.right(), r.bottom())
+            put(e, *e._rect.getCoords())
+        spill = FAR_SPILL + 8
         for n in list(self.scene.nodes.values()):
-            p = n.pos()
-            x, y = p.x(), p.y()
-            put(n, x - 8, y - 8, x + WIDTH + 16, y + n.height + 16)  # bounding rect and more
+            x, y = n.x(), n.y()
+            # its bounding rect (the type name may run FAR_SPILL into the gaps) and more
+            put(n, x - spill, y - 8, x + WIDTH + spill + 8, y + n.height + 16)
         for item in extra:
             r = item.sceneBoundingRect()
             put(item, r.left(), r.top(), r.right(), r.bottom())
         return bins
 
-    def _record(self, i: int, j: int, size: float, detail: str, items=None) -> _Cell:
+    def _record(self, i: int, j: int, size: float, detail: str, lod: float,
+                items=None) -> _Cell:
         """One cell as a picture: its edges, then its nodes; at "box" detail batched by
         pen and colour (straight lines, plain boxes). `items`: the cell's, if known."""
         self.recorded += 1
@@ -259,7 +283,7 @@ class Overview(QObject):
                     lines.setdefault(key, (color, []))[1].append(shape)
             elif isinstance(item, NodeItem):
                 selected = item in chosen
-                opacity = 0.5 if item.blocked and not selected else 1.0
+                opacity = 0.5 if (item.blocked and not selected) or item.accepts is False else 1.0
                 nodes.append((item, selected, opacity))
                 if box and not item.composite:
                     key = (item.color.rgba(), bool(item.problem), selected, opacity)
@@ -289,7 +313,7 @@ class Overview(QObject):
             p.setOpacity(opacity)
             if item.composite:
                 paint_cards(p, QRectF(0, 0, WIDTH, item.height), item.color)
-            paint_far(p, item, selected, detail)
+            paint_far(p, item, selected, detail, lod)
             p.restore()
         for (_rgba, problem, selected, opacity), (color, group) in boxes.items():
             p.setOpacity(opacity)

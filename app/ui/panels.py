@@ -1,199 +1,21 @@
-"""The summary table (Keras-style) and the problems list with one-click fixes."""
+"""The problems list with one-click fixes (and, from summary_panel.py, the summary table)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.graph import fmt_shape
-from app.summary import human, summary_rows
+from .summary_panel import COLUMNS, PATH_ROLE, SummaryPanel, SummaryTree, row_texts
+from .theme import icon
 
-from .theme import colors, icon, swatch
-
-COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Field /stride")
-PATH_ROLE = Qt.ItemDataRole.UserRole  # ids from the top down to this row's node
-
-
-def row_texts(r: dict) -> list[str]:
-    name = f"{r['id']} ({r['label']})" if r["label"] else r["id"]
-    kind = r["type"] + (f" ×{r['repeat']}" if r.get("repeat", 1) > 1 else "")
-    if r["output_shape"] is not None:
-        shape = fmt_shape(tuple(r["output_shape"]))
-    else:
-        shape = "?" if (r["error"] or "").startswith("not measured") else "error"
-    field = r.get("field")  # receptive field; top-level rows only
-    return [name, kind, shape, f"{r['params']:,}", f"{r['macs']:,}", field.text() if field else ""]
-
-
-class SummaryTree(QTreeWidget):
-    """The summary rows; a composite block's row opens to show its inside."""
-
-    def selectRow(self, row: int) -> None:
-        it = self.topLevelItem(row)
-        if it is not None:
-            self.setCurrentItem(it)
-
-
-class SummaryPanel(QWidget):
-    nodeClicked = Signal(str)  # a top-level row
-    pathClicked = Signal(list)  # a row inside blocks: instance ids down to the inner node
-
-    def __init__(self, doc, parent=None):
-        super().__init__(parent)
-        self.doc = doc
-        self.rows: list[dict] = []
-        self.table = SummaryTree(self)
-        self.table.setColumnCount(len(COLUMNS))
-        self.table.setHeaderLabels(list(COLUMNS))
-        self.model = self.table.model()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        # the rows of the nodes selected on the canvas (several, or none), see select_paths
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.selected: list[tuple[str, ...]] = []
-        self.table.setAlternatingRowColors(True)
-        self.table.setUniformRowHeights(True)
-        self.table.setIndentation(14)
-        self.table.setRootIsDecorated(True)
-        self.table.setExpandsOnDoubleClick(True)
-        h = self.table.header()
-        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        h.setStretchLastSection(True)
-        for i in (3, 4):
-            self.table.headerItem().setTextAlignment(
-                i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for i, w in enumerate((200, 150, 130, 110)):
-            self.table.setColumnWidth(i, w)
-        self.totals = QLabel(self)
-        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.table)
-        row = QHBoxLayout()
-        row.setContentsMargins(8, 4, 8, 4)
-        row.addWidget(self.totals)
-        lay.addLayout(row)
-        self.table.clicked.connect(self._clicked)
-        doc.changed.connect(self.refresh)
-        doc.graphReplaced.connect(lambda _g: self.select_paths([]))
-        self.refresh()
-
-    def refresh(self) -> None:
-        g = self.doc.graph
-        open_ = self.expanded_paths()
-        self.rows = summary_rows(g)
-        self.table.setUpdatesEnabled(False)
-        self.table.clear()
-        defs = g.definitions
-        c = colors()
-
-        def add(parent, rows, path):
-            for r in rows:
-                it = QTreeWidgetItem(row_texts(r))
-                ids = path + [r["id"]]
-                it.setData(0, PATH_ROLE, ids)
-                for col in (3, 4):
-                    it.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if r["error"]:
-                    bad = not r["error"].startswith("not measured")
-                    for col in range(len(COLUMNS)):
-                        it.setForeground(col, c.error if bad else c.subtext)
-                        it.setToolTip(col, r["error"])
-                d = defs.get(r["type"])
-                if d is not None:
-                    it.setIcon(1, swatch(QColor(d.color), 10, round_=False))
-                    if not r["error"]:
-                        it.setToolTip(1, f"{d.name}: composite block"
-                                         + (f" — {d.doc}" if d.doc else "")
-                                         + (f", repeated {r['repeat']} times" if r.get("repeat", 1) > 1
-                                            else ""))
-                if isinstance(parent, QTreeWidget):
-                    parent.addTopLevelItem(it)
-                else:
-                    parent.addChild(it)
-                if r.get("children"):
-                    add(it, r["children"], ids)
-                    it.setExpanded(tuple(ids) in open_)
-
-        add(self.table, self.rows, [])
-        self.select_paths(self.selected)
-        self.table.setUpdatesEnabled(True)
-        t = g.totals()
-        out = fmt_shape(tuple(t["output_shape"])) if t["output_shape"] else "?"
-        self.totals.setText(f"<b>Total params:</b> {t['total_params']:,} "
-                            f"(trainable {t['trainable_params']:,}) &nbsp; "
-                            f"<b>MACs:</b> {t['total_macs']:,} ({human(t['total_macs'])}) &nbsp; "
-                            f"<b>Output:</b> {out}")
-
-    def expanded_paths(self) -> set[tuple[str, ...]]:
-        found = set()
-
-        def walk(it):
-            for i in range(it.childCount()):
-                ch = it.child(i)
-                if ch.isExpanded():
-                    found.add(tuple(ch.data(0, PATH_ROLE)))
-                walk(ch)
-        walk(self.table.invisibleRootItem())
-        return found
-
-    def item_at(self, path) -> QTreeWidgetItem | None:
-        """The row of a node given by ids from the top (instance ids, then the node)."""
-        it = self.table.invisibleRootItem()
-        for nid in path:
-            it = next((it.child(i) for i in range(it.childCount())
-                       if it.child(i).data(0, PATH_ROLE)[-1] == nid), None)
-            if it is None:
-                return None
-        return it
-
-    def row_of(self, node: str) -> int:
-        return next((i for i, r in enumerate(self.rows) if r["id"] == node), -1)
-
-    def select_paths(self, paths) -> None:
-        """Select the rows of these nodes (ids from the top) and only those."""
-        self.selected = [tuple(p) for p in paths]
-        self.table.blockSignals(True)
-        self.table.clearSelection()
-        first = None
-        for path in self.selected:
-            it = self.item_at(path)
-            if it is None:
-                continue
-            p = it.parent()
-            while p is not None:
-                p.setExpanded(True)
-                p = p.parent()
-            it.setSelected(True)
-            first = first or it
-        if first is not None:
-            self.table.scrollToItem(first)
-        self.table.blockSignals(False)
-
-    def selected_paths(self) -> list[tuple[str, ...]]:
-        return [tuple(it.data(0, PATH_ROLE)) for it in self.table.selectedItems()]
-
-    def _clicked(self, index) -> None:
-        it = self.table.itemFromIndex(index)
-        if it is None:
-            return
-        path = list(it.data(0, PATH_ROLE))
-        if len(path) == 1:
-            self.nodeClicked.emit(path[0])
-        else:
-            self.pathClicked.emit(path)
+__all__ = ["COLUMNS", "PATH_ROLE", "ProblemsPanel", "SummaryPanel", "SummaryTree", "row_texts"]
 
 
 def fix_text(fix) -> str:

@@ -14,14 +14,14 @@ from PySide6.QtWidgets import QGraphicsScene
 from app.graph import fmt_shape
 
 from .edge_item import EdgeItem, RubberLine
-from .node_item import NodeItem, detail_level
+from .node_item import NodeItem, _memoized, detail_level
 from .scene_drops import SceneDropsMixin
 from .theme import theme
 
 SCENE_MARGIN = 1200.0
 
 
-RELABEL_FAR = 500  # zoomed out, labels are placed clear of nodes only when this few show
+RELABEL_FAR = 500  # zoomed out, labels are placed clear of nodes only in graphs this small
 
 
 class GraphScene(SceneDropsMixin, QGraphicsScene):
@@ -54,6 +54,11 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self._selection_timer = QTimer(self)  # one selectionChanged after removing many
         self._selection_timer.setSingleShot(True)
         self._selection_timer.timeout.connect(self.selectionChanged.emit)
+        # a node's edges are drawn in the accent colour while it is selected: repaint them when
+        # that changes (first of the slots; an itemChange override per node instead made
+        # Qt call into Python four times for every node added)
+        self._selected_nodes: set[NodeItem] = set()
+        self.selectionChanged.connect(self._repaint_selected_edges)
         doc.viewChanged.connect(self.set_graph)
         theme.changed.connect(self.restyle)
         self.set_graph(doc.current)
@@ -75,7 +80,9 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            self._selected_nodes = set()  # (a selectionChanged while clearing finds none)
             self.clear()
+            self._selected_nodes = set()
             self.nodes, self.edges = {}, {}
             self._bounds = QRectF()
             g = self.graph
@@ -134,7 +141,8 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
     def _label_of(self, e: EdgeItem) -> tuple[str, bool]:
         info = self.graph.info.get(e.src.node_id)
         shape = info.output_shape if info else None
-        return (fmt_shape(shape) if shape is not None else ""), e.dst.blocked
+        text = "" if shape is None else _memoized(("shape", shape), lambda: fmt_shape(shape))
+        return text, e.dst.blocked
 
     def _label(self, e: EdgeItem) -> None:
         e.set_label(*self._label_of(e))
@@ -210,14 +218,13 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         """Labels in view keep clear of the nodes as they are now (after each burst of edits,
         and when a view shows another part). Only those in view: a 10,000-node graph must not
         ask the scene's index about every label after each edit; and zoomed out, where no
-        label is drawn, only while few are in view."""
+        label is drawn, only in a small graph (zooming in relabels)."""
         for view in self.views():
-            if not view.isVisible():
+            if not view.isVisible() or (detail_level(view.transform().m11()) != "full"
+                                        and len(self.edges) > RELABEL_FAR):
                 continue
             area = view.mapToScene(view.viewport().rect()).boundingRect()
             edges = [it for it in self.items(area) if isinstance(it, EdgeItem)]
-            if detail_level(view.transform().m11()) != "full" and len(edges) > RELABEL_FAR:
-                continue
             for e in edges:
                 e.relabel()
 
@@ -302,6 +309,15 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
         self.update()
 
     # ---- selection -------------------------------------------------------------------
+    def _repaint_selected_edges(self) -> None:
+        now = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
+        for item in now.symmetric_difference(self._selected_nodes):
+            for e in item.edges_in:
+                e.update()
+            for e in item.edges_out:
+                e.update()
+        self._selected_nodes = now
+
     def selected_nodes(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
 

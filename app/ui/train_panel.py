@@ -48,6 +48,7 @@ from app.graph import NetGraph
 from app.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from app.ui.train_plots import ConfusionMatrixWidget, CurvesWidget
 from app.ui.train_runs import RunsList
+from app.ui.train_weights import StartFromMixin
 
 from .fields import guard_wheel
 
@@ -99,10 +100,12 @@ class TrainWorker(QObject):
     done = Signal(object)         # TrainResult
 
     def __init__(self, graph: NetGraph, config: TrainConfig, cancel: threading.Event,
-                 resume: str | None = None, project: str | None = None):
+                 resume: str | None = None, project: str | None = None,
+                 initial_weights: dict | None = None):
         super().__init__()
         self.graph, self.config, self.cancel, self.resume = graph, config, cancel, resume
         self.project = project
+        self.initial_weights = initial_weights
 
     @Slot()
     def run(self) -> None:
@@ -113,7 +116,8 @@ class TrainWorker(QObject):
                              project=self.project)  # run.json, as the CLI writes it
         try:
             result = train(self.graph, self.config, callback=callback,
-                           cancel=self.cancel, resume=self.resume)
+                           cancel=self.cancel, resume=self.resume,
+                           initial_weights=self.initial_weights)
         except (CompileError, DataError, TrainError, CheckpointError) as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - never into the event loop
@@ -124,7 +128,7 @@ class TrainWorker(QObject):
 
 # ---- the panel ---------------------------------------------------------------------------
 
-class TrainPanel(QWidget):
+class TrainPanel(StartFromMixin, QWidget):
     """The Train dock's widget. `set_graph` whenever the document changes."""
 
     finished = Signal(object)        # TrainResult, or None when the run could not start
@@ -200,6 +204,10 @@ class TrainPanel(QWidget):
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         d = TrainConfig()
+        self.start_from_combo = QComboBox()  # fine-tuning: shown filled when weights are attached
+        self.start_from_combo.setToolTip("the weights attached to the network's nodes (imported "
+                                         "or saved with the project), or a fresh initialisation")
+        form.addRow("Start", self.start_from_combo)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 10_000)
         self.epochs_spin.setValue(d.epochs)
@@ -292,9 +300,15 @@ class TrainPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button = QPushButton("Save weights…")
         self.save_button.clicked.connect(self._save_weights)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Attach the trained weights to the network's nodes: the "
+                                    "exports and the next run start from them, and Save "
+                                    "writes them beside the project")
+        self.keep_button.clicked.connect(self.keep_weights)
         row.addWidget(self.start_button, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.save_button)
+        row.addWidget(self.keep_button)
         # Start, the progress and the status stay below the scrolled settings: visible
         # however low the dock is (issue 9)
         bar = QWidget(self)
@@ -340,6 +354,7 @@ class TrainPanel(QWidget):
         """Keep a reference; the network is compiled from a snapshot when a run starts."""
         self.graph = graph
         self.runs.set_project(self.project_path())
+        self.update_start_from()
         self._update_enabled()
         self._schedule_estimate()
 
@@ -440,7 +455,8 @@ class TrainPanel(QWidget):
         self._cancel = threading.Event()
         self._thread = QThread(self)
         self._worker = TrainWorker(snapshot, config, self._cancel,
-                                   project=str(project) if project else None)
+                                   project=str(project) if project else None,
+                                   initial_weights=self.initial_weights())
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.event.connect(self._on_event)
@@ -561,6 +577,7 @@ class TrainPanel(QWidget):
                   self.smoothing_spin, self.seed_spin, self.device_combo, self.amp_check,
                   self.cl_check, self.out_edit, self.out_button):
             w.setEnabled(not running)
+        self.start_from_combo.setEnabled(not running and self.start_from_combo.count() > 1)
         if not running:
             self._source_changed()
             self._schedule_estimate()
@@ -568,6 +585,8 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.result is not None
                                     and self.result.model is not None)
+        self.keep_button.setEnabled(self.save_button.isEnabled()
+                                    and hasattr(self.window(), "attach_weights"))
 
     def _source_changed(self, *_) -> None:
         key = self.source_combo.currentData()
