@@ -155,9 +155,50 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _ReaderMayLeave:
+    """stdout for `netcanvas … | head`: when the reader goes away the rest of the output is
+    dropped and the command still finishes its work (the files it writes are written),
+    instead of dying half-way with a BrokenPipeError."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text):
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self.gone = True
+        return len(text)
+
+    def flush(self):
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.gone = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is not None:
+        return _main(list(argv))
+    out = sys.stdout = _ReaderMayLeave(sys.stdout)
     try:
-        argv = sys.argv[1:] if argv is None else list(argv)
+        return _main(sys.argv[1:])
+    finally:
+        out.flush()
+        sys.stdout = out._stream
+        if out.gone:  # nothing more may reach the closed pipe, not even at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+
+
+def _main(argv: list[str]) -> int:
+    try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

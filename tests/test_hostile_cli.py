@@ -174,3 +174,21 @@ def test_save_never_fails_on_text_utf8_cannot_encode(tmp_path):
     g.node("i")["label"] = "bad \ud800"  # past the editor's check, as a bug might
     save_project(g, p)
     assert load_project(p).node("i")["label"] == "bad ?"
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+    """`netcanvas summary big.json | head -1`: the reader closes the pipe after one line; the
+    command ends quietly with its own exit code, not 'internal error: BrokenPipeError'."""
+    from helpers import chain
+    g, _ = chain(*[("Conv2d", {"filters": 4})] * 1500, shape=(3, 8, 8))
+    path = tmp_path / "big.json"
+    save_project(g, path)
+    proc = subprocess.Popen([sys.executable, "-m", "app", "summary", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).resolve().parent.parent)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the summary is far larger than a pipe's buffer: the writer is blocked
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith(b"Model:")
+    assert "internal error" not in err and "Traceback" not in err and "Broken" not in err

@@ -258,3 +258,31 @@ def test_the_command_imports_onnx_files_too(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["total_params"] == g.totals()["total_params"]
     assert summary["output_shape"] == [4]
+
+
+def test_without_weights_option_the_weights_go_where_the_editor_finds_them(tmp_path, capsys):
+    """`netcanvas import X -o net.json` writes net.weights.safetensors beside it, and opening
+    net.json (what the editor does on File ▸ Open) attaches every tensor to its node."""
+    from helpers import chain
+
+    from app.export import export_onnx
+    from app.project import load_project
+    from app.weights_store import load_sidecar
+    g, _ = chain(("Conv2d", {"filters": 8}), "GlobalAvgPool", ("Linear", {"units": 4}),
+                 shape=(3, 16, 16))
+    export_onnx(g, tmp_path / "small.onnx")
+    out = tmp_path / "net.json"
+    assert main(["import", str(tmp_path / "small.onnx"), "-o", str(out)]) == 0
+    assert "net.weights.safetensors" in capsys.readouterr().out
+    graph = load_project(out)
+    attached, message = load_sidecar(graph, out)
+    assert message is None
+    have, total = attached.coverage(graph)
+    assert have == total == 4  # conv weight and bias, linear weight and bias
+
+    # Written elsewhere with --weights, the command says how the editor would find them.
+    assert main(["import", str(tmp_path / "small.onnx"), "-o", str(tmp_path / "b.json"),
+                 "--weights", str(tmp_path / "elsewhere.safetensors")]) == 0
+    said = capsys.readouterr().out
+    assert "elsewhere.safetensors" in said and "b.weights.safetensors" in said
+    assert not (tmp_path / "b.weights.safetensors").exists()

@@ -22,7 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", metavar="PROJECT.json", required=True,
                         help="the project file to write")
     parser.add_argument("--weights", metavar="WEIGHTS.safetensors",
-                        help="also write the source's weights, keyed by the project's names")
+                        help="where to write the source's weights, keyed by the project's names "
+                             "(default: PROJECT.weights.safetensors beside the project, "
+                             "which the editor attaches on opening)")
     parser.add_argument("--input-shape", metavar="C,H,W",
                         help="per-sample input shape (default: what the source says, else "
                              "3,224,224)")
@@ -81,12 +83,20 @@ def run(args) -> int:
         _err(f"cannot write {out}: {exc.strerror or exc}")
         return 1
     print(f"wrote {term_safe(str(out))}")
-    if args.weights:
-        wrote = _write_weights(result, Path(args.weights))
+    if result.weights:
+        # Without --weights they go beside the project, where the editor (File ▸ Open)
+        # attaches them to their nodes; elsewhere, the editor does not find them.
+        from ..weights_store import sidecar_path
+        side = sidecar_path(out)
+        target = Path(args.weights) if args.weights else side
+        wrote = _write_weights(result, target)
         if wrote is None:
             return 1
         print(f"wrote {term_safe(str(wrote))} ({len(result.weights)} tensors)")
-    elif not result.weights:
+        if target.resolve() != side.resolve():
+            print(f"  (the editor opens {term_safe(out.name)} with its weights when they are "
+                  f"named {term_safe(side.name)}; without --weights they are written there)")
+    else:
         print("(the source has no weights)")
     for note in result.notes:
         print(f"  {term_safe(note)}")
@@ -109,7 +119,7 @@ def _write_weights(result, path: Path) -> Path | None:
     from safetensors.torch import save
 
     from ..project import atomic_write
-    meta = {"format": "pt", "producer": "NetCanvas import",
+    meta = {"format": "pt", "producer": "NetCanvas", "made_by": "netcanvas import",
             "project": str(result.project.get("name", ""))}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in result.weights.items()}
     try:
