@@ -169,9 +169,12 @@ class BlockSpec:
     module_path: str | None = None
     module_args: Callable[[list[Shape], dict[str, Any]], dict[str, Any]] | None = None
     param_map: dict[str, Param] = field(init=False, repr=False, compare=False)
+    _defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "param_map", {p.name: p for p in self.params})
+        # copied by resolve() for every node added, instead of rebuilt from the params
+        object.__setattr__(self, "_defaults", {p.name: p.default for p in self.params})
 
     @property
     def module_name(self) -> str | None:
@@ -191,13 +194,15 @@ class BlockSpec:
 
     def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
         """Fill defaults and check every given value; returns (params, problems)."""
-        return resolve_params(self.type_id, self.param_map, params)
+        return resolve_params(self.type_id, self.param_map, params,
+                              defaults=self._defaults)
 
 
 def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, Any] | None,
-                   known_as: str = "it has") -> tuple[dict[str, Any], list[str]]:
+                   known_as: str = "it has", defaults: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, Any], list[str]]:
     """Defaults filled in and every given value checked: (params, problems)."""
-    out = {name: p.default for name, p in param_map.items()}
+    out = dict(defaults) if defaults is not None else {n: p.default for n, p in param_map.items()}
     problems = []
     for name, value in (params or {}).items():
         p = param_map.get(name)

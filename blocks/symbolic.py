@@ -262,21 +262,26 @@ class Conv2d(Module):
         return _pair(self.padding)
 
     def forward(self, x):
+        shape = x.shape
         _need_dims(x, (4,), "conv2d")
         _need_channels(x, self.cin, "conv2d")
-        out = []
-        for n, k, s, d, p in zip(x.shape[2:], self.k, self.s, self.d, self._pads()):
-            span = d * (k - 1) + 1
-            if p is None:
-                out.append(n)
-                continue
-            if n + 2 * p < span:
-                raise SymbolicError(f"Kernel size can't be greater than actual input size "
-                                    f"(padded input {n + 2 * p}, kernel {span})")
-            out.append((n + 2 * p - span) // s + 1)
-        self._macs(x.shape[0] * out[0] * out[1] * self.k[0] * self.k[1] * self.cout
-                   * (self.cin // self.groups))
-        return Tensor((x.shape[0], self.cout, *out))
+        if self.padding == "same":  # total padding d(k−1), however it is split
+            out = shape[2:]
+        else:
+            out = tuple(self._side(n, k, s, d, p) for n, k, s, d, p in zip(
+                shape[2:], self.k, self.s, self.d, self._pads()))
+        k = self.k
+        _local.tally.macs += (shape[0] * out[0] * out[1] * k[0] * k[1] * self.cout
+                              * (self.cin // self.groups))
+        return Tensor((shape[0], self.cout, *out))
+
+    @staticmethod
+    def _side(n: int, k: int, s: int, d: int, p: int) -> int:
+        span = d * (k - 1) + 1
+        if n + 2 * p < span:
+            raise SymbolicError(f"Kernel size can't be greater than actual input size "
+                                f"(padded input {n + 2 * p}, kernel {span})")
+        return (n + 2 * p - span) // s + 1
 
 
 class ConvTranspose2d(Module):

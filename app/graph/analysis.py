@@ -38,8 +38,15 @@ def freeze(params: dict[str, Any]) -> tuple:
 
 def node_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
     """Shape, size and cost of one block for the given input shapes (cached)."""
-    key = (type_id, freeze(params), tuple(in_shapes))
-    hit = _CACHE.get(key)
+    # The params' items as they come (a node's params are always in its spec's order, so
+    # sorting them bought nothing but time); a list value is unhashable and takes the
+    # slower frozen form.
+    key = (type_id, tuple(params.items()), tuple(in_shapes))
+    try:
+        hit = _CACHE.get(key)
+    except TypeError:
+        key = (type_id, freeze(params), tuple(in_shapes))
+        hit = _CACHE.get(key)
     if hit is not None:
         return hit
     stats = _measure(type_id, params, in_shapes)
