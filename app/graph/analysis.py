@@ -75,11 +75,11 @@ def checked(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> Nod
 
 
 def _measure(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
-    problem = checked(type_id, params, in_shapes)
-    if problem is not None:
-        return problem
+    spec = get_spec(type_id)
+    if spec.check is not None and spec.check(in_shapes, params):
+        return checked(type_id, params, in_shapes)  # (again, for its message and fix)
     try:
-        n = block_numbers(get_spec(type_id), in_shapes, params)
+        n = block_numbers(spec, in_shapes, params)
     except Exception as exc:  # noqa: BLE001 - what torch would say, when our checks did not foresee it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return NodeStats(None, error=f"{type_id}: cannot be built for input "

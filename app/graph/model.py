@@ -24,7 +24,7 @@ from ..textsafe import text_problem
 
 # networkx's names for the part of it we use, without its import time (see digraph.py)
 from . import digraph as nx
-from .analysis import NodeStats, fmt_shape
+from .analysis import NodeStats, fmt_shape, node_stats
 from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
 from .cost import would_exceed
 from .cycles import describe_cycle, find_cycle
@@ -195,7 +195,7 @@ class NetGraph:
             self._check_repeat(type_id, repeat)  # (a single built-in block always passes)
         if node_id is None:
             node_id = self._new_id()
-        elif node_id in self.g:
+        elif node_id in self.g._attrs:
             raise GraphError(f"a node with id {node_id!r} already exists")
         if not isinstance(node_id, str) or not node_id:
             raise GraphError("a node id must be a non-empty string")
@@ -203,8 +203,9 @@ class NetGraph:
                         pos=(float(pos[0]), float(pos[1])), repeat=repeat)
         self._structure_edited()
         self._dirty.add(node_id)
-        self._emit("node_added", node_id)
-        self._done()
+        self._events.append(("node_added", node_id))
+        if not self._batch:
+            self._done()
         return node_id
 
     def remove_node(self, node_id: str) -> None:
@@ -222,7 +223,7 @@ class NetGraph:
 
     def can_connect(self, src: str, dst: str, port: int | None = None) -> str | None:
         """Why src → dst (into port) is refused, or None when it is allowed."""
-        if src not in self.g or dst not in self.g:
+        if src not in self.g or dst not in self.g:  # (a node id can be anything hashable)
             return "both ends must be nodes of this graph"
         if src == dst:
             return "a node cannot feed itself"
@@ -231,7 +232,7 @@ class NetGraph:
         inputs = arity(spec)
         if inputs == "none":
             return f"{dst} is an Input: it takes no incoming connection"
-        if self.g.has_edge(src, dst):
+        if dst in self.g._succ[src]:
             return f"{src} is already connected to {dst}"
         if not self._loading and nx.has_path(self.g, dst, src):
             return f"connecting {src} → {dst} would make a cycle ({dst} already feeds {src})"
@@ -257,8 +258,9 @@ class NetGraph:
         self.g.add_edge(src, dst, port=port)
         self._structure_edited()
         self._dirty.add(dst)
-        self._emit("edge_added", (src, dst, port))
-        self._done()
+        self._events.append(("edge_added", (src, dst, port)))
+        if not self._batch:
+            self._done()
         return port
 
     def disconnect(self, src: str, dst: str) -> int:
@@ -512,8 +514,10 @@ class NetGraph:
             if si is None or si.output_shape is None:
                 return NodeInfo(None, blocked=True)
             shapes.append(si.output_shape)
-        st: NodeStats = measure(self.definitions, spec.type_id, d["params"], shapes,
-                                d.get("repeat", 1))
+        repeat = d.get("repeat", 1)
+        st: NodeStats = (node_stats(spec.type_id, d["params"], shapes)  # the common case
+                         if repeat == 1 and spec.__class__ is BlockSpec else
+                         measure(self.definitions, spec.type_id, d["params"], shapes, repeat))
         if st.error:
             return NodeInfo(None, problem=Problem(n, st.error, st.fix))
         return NodeInfo(st.output_shape, st.params, st.trainable_params, st.macs,
@@ -550,8 +554,9 @@ class NetGraph:
             raise GraphError(f"there is no node {node_id!r}")
 
     def _new_id(self) -> str:
-        i = self.g.number_of_nodes() + 1
-        while f"n{i}" in self.g:
+        nodes = self.g._attrs
+        i = len(nodes) + 1
+        while f"n{i}" in nodes:
             i += 1
         return f"n{i}"
 
