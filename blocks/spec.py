@@ -193,9 +193,35 @@ class BlockSpec:
         return {p.name: p.default for p in self.params}
 
     def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-        """Fill defaults and check every given value; returns (params, problems)."""
-        return resolve_params(self.type_id, self.param_map, params,
-                              defaults=self._defaults)
+        """Fill defaults and check every given value; returns (params, problems).
+
+        Remembered for params seen before (a file writes every param of every node, and
+        opening it checks them twice: the loader, then the graph), keyed by the values
+        and their types (1 and True are equal in Python, not here), except where a value
+        is a float zero (0.0 and -0.0 are equal, and each is kept as given)."""
+        key = None
+        if params:
+            values = tuple(params.values())
+            try:
+                key = (self.type_id, tuple(params), values, tuple(map(type, values)))
+                hit = _RESOLVED.get(key)
+            except TypeError:  # a list: not remembered
+                key = hit = None
+            if hit is not None:
+                return dict(hit[0]), list(hit[1])
+            if key is not None and float in key[3] and 0.0 in values and any(
+                    v == 0.0 and v.__class__ is float for v in values):
+                key = None
+        full, problems = resolve_params(self.type_id, self.param_map, params,
+                                        defaults=self._defaults)
+        if key is not None and list not in map(type, full.values()):
+            if len(_RESOLVED) >= 65536:
+                _RESOLVED.clear()
+            _RESOLVED[key] = (full.copy(), tuple(problems))
+        return full, problems
+
+
+_RESOLVED: dict[tuple, tuple[dict[str, Any], tuple[str, ...]]] = {}
 
 
 def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, Any] | None,

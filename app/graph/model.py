@@ -243,7 +243,7 @@ class NetGraph:
                 return f"{dst} ({spec.type_id}) has a single input, port 0"
             if isinstance(spec, Definition) and port >= len(spec.inputs):
                 return f"{dst} ({spec.type_id}) has {len(spec.inputs)} inputs"
-            if any(p == port for _, p in self.inputs_of(dst)):
+            if any(d["port"] == port for d in self.g._pred[dst].values()):
                 return f"input {port + 1} of {dst} is already connected"
         elif inputs == "one" and self.g.in_degree(dst):
             return f"the input of {dst} is already connected — disconnect it first"
