@@ -195,7 +195,7 @@ class NetGraph:
             self._check_repeat(type_id, repeat)  # (a single built-in block always passes)
         if node_id is None:
             node_id = self._new_id()
-        elif node_id in self.g._attrs:
+        elif node_id in self.g:  # (False for an unhashable id, refused below)
             raise GraphError(f"a node with id {node_id!r} already exists")
         if not isinstance(node_id, str) or not node_id:
             raise GraphError("a node id must be a non-empty string")
