@@ -224,6 +224,11 @@ class BlockSpec:
 _RESOLVED: dict[tuple, tuple[dict[str, Any], tuple[str, ...]]] = {}
 
 
+def clear_resolved() -> None:
+    """Forget the remembered BlockSpec.resolve answers (benchmarks start cold)."""
+    _RESOLVED.clear()
+
+
 def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, Any] | None,
                    known_as: str = "it has", defaults: dict[str, Any] | None = None
                    ) -> tuple[dict[str, Any], list[str]]:

@@ -57,10 +57,14 @@ def node_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> 
 
 
 def clear_cache() -> None:
-    """Forget every measured block and composite instance (benchmarks start cold)."""
+    """Forget every measured block and composite instance, and every checked set of
+    params (benchmarks start cold)."""
+    from blocks.spec import clear_resolved
+
     from .composite import clear_instance_cache
     _CACHE.clear()
     clear_instance_cache()
+    clear_resolved()
 
 
 def checked(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats | None:
