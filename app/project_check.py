@@ -320,41 +320,56 @@ def _check_node(i: int, n: Any, types: dict[str, str], composites: dict[str, int
     return out
 
 
+_EDGE_FIELDS = frozenset({"source", "target", "port"})
+
+
 def _check_edge(i, e, types, taken, pairs, composites) -> list[str]:
-    where = f"edges[{i}]"
+    # The messages name the edge; they are composed only for an edge that has a problem
+    # (composing them for every edge was most of checking a 10,000-node file's edges).
     if not isinstance(e, dict):
-        return [f"{where}: must be an object, not {_show(e)}"]
-    out = []
+        return [f"edges[{i}]: must be an object, not {_show(e)}"]
     s, t, port = e.get("source"), e.get("target"), e.get("port", 0)
+    if not (isinstance(s, str) and s in types and isinstance(t, str) and t in types
+            and _is_int(port) and 0 <= port < 4096 and _EDGE_FIELDS.issuperset(e)):
+        return _edge_field_problems(f"edges[{i}]", e, s, t, port, types)
+    out = []
+    ttype = types[t]
+    if ttype in composites:
+        if port >= composites[ttype]:
+            out.append(f"{_edge(i, s, t)}: {t} ({ttype}) has {composites[ttype]} input(s), "
+                       f"no port {port}")
+    elif ttype:
+        spec = get_spec(ttype)
+        if spec.inputs == "none":
+            out.append(f"{_edge(i, s, t)}: {t} is an Input and takes no incoming edge")
+        elif spec.inputs == "one" and port != 0:
+            out.append(f"{_edge(i, s, t)}: {t} ({ttype}) has a single input, port 0, not {port}")
+    if s == t:
+        out.append(f"{_edge(i, s, t)}: a node cannot feed itself")
+    if (s, t) in pairs:
+        out.append(f"{_edge(i, s, t)}: {s} is connected to {t} twice")
+    pairs.add((s, t))
+    if (t, port) in taken:
+        out.append(f"{_edge(i, s, t)}: input port {port} of {t} already has an edge "
+                   f"(edges[{taken[t, port]}])")
+    taken.setdefault((t, port), i)
+    return out
+
+
+def _edge(i, s, t) -> str:
+    return f"edges[{i}] ({s} → {t})"
+
+
+def _edge_field_problems(where, e, s, t, port, types) -> list[str]:
+    out = []
     for key, v in (("source", s), ("target", t)):
         if not isinstance(v, str) or v not in types:
             out.append(f"{where}: {key} {_show(v)} is not a node in this file")
     if not _is_int(port) or not 0 <= port < 4096:
         out.append(f"{where}: port must be a whole number 0..4095, not {_show(port)}")
-    unknown = set(e) - {"source", "target", "port"}
+    unknown = set(e) - _EDGE_FIELDS
     if unknown:
         out.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    if out:
-        return out
-    where = f"{where} ({s} → {t})"
-    ttype = types[t]
-    if ttype in composites:
-        if port >= composites[ttype]:
-            out.append(f"{where}: {t} ({ttype}) has {composites[ttype]} input(s), no port {port}")
-    elif ttype:
-        spec = get_spec(ttype)
-        if spec.inputs == "none":
-            out.append(f"{where}: {t} is an Input and takes no incoming edge")
-        elif spec.inputs == "one" and port != 0:
-            out.append(f"{where}: {t} ({ttype}) has a single input, port 0, not {port}")
-    if s == t:
-        out.append(f"{where}: a node cannot feed itself")
-    if (s, t) in pairs:
-        out.append(f"{where}: {s} is connected to {t} twice")
-    pairs.add((s, t))
-    if (t, port) in taken:
-        out.append(f"{where}: input port {port} of {t} already has an edge (edges[{taken[t, port]}])")
-    taken.setdefault((t, port), i)
     return out
 
 

@@ -13,6 +13,9 @@ CATEGORIES = ("Input", "Convolution", "Pooling", "Resize & padding", "Dense", "M
 # --- module constructor arguments ----------------------------------------------------------
 
 def _tupled(params):
+    """params with lists as tuples; params itself (not a copy) when it holds no list."""
+    if list not in map(type, params.values()):  # the usual case: nothing to convert
+        return params
     return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
@@ -22,7 +25,8 @@ def channels_args(in_shapes, params):
 
 
 def params_args(in_shapes, params):
-    return _tupled(params)
+    args = _tupled(params)
+    return dict(args) if args is params else args  # a new dict: callers may edit it
 
 
 def no_args(in_shapes, params):

@@ -90,10 +90,18 @@ def block_numbers(spec: BlockSpec, in_shapes: list[Shape], params: dict[str, Any
     cls = _CLASSES.get(spec.type_id)
     if cls is None:
         cls = _CLASSES[spec.type_id] = namespace()[spec.module_name]
-    with symbolic.counting() as t:
+    local = symbolic._local  # symbolic.counting(), without a context manager's cost
+    saved = getattr(local, "tally", None)
+    t = local.tally = symbolic.Tally()
+    try:
         module = cls(**spec.module_args(in_shapes, params))
-        out = module(*[symbolic.Tensor((1, *s)) for s in in_shapes])
-    return Numbers(tuple(out.shape[1:]), t.params, t.macs)
+        if len(in_shapes) == 1:
+            out = module(symbolic.Tensor((1, *in_shapes[0])))
+        else:
+            out = module(*[symbolic.Tensor((1, *s)) for s in in_shapes])
+    finally:
+        local.tally = saved
+    return Numbers(out.shape[1:], t.params, t.macs)
 
 
 _CLASSES: dict[str, type] = {}  # type id → its class over blocks.symbolic

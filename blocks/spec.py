@@ -169,9 +169,12 @@ class BlockSpec:
     module_path: str | None = None
     module_args: Callable[[list[Shape], dict[str, Any]], dict[str, Any]] | None = None
     param_map: dict[str, Param] = field(init=False, repr=False, compare=False)
+    _defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "param_map", {p.name: p for p in self.params})
+        # copied by resolve() for every node added, instead of rebuilt from the params
+        object.__setattr__(self, "_defaults", {p.name: p.default for p in self.params})
 
     @property
     def module_name(self) -> str | None:
@@ -190,14 +193,47 @@ class BlockSpec:
         return {p.name: p.default for p in self.params}
 
     def resolve(self, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-        """Fill defaults and check every given value; returns (params, problems)."""
-        return resolve_params(self.type_id, self.param_map, params)
+        """Fill defaults and check every given value; returns (params, problems).
+
+        Remembered for params seen before (a file writes every param of every node, and
+        opening it checks them twice: the loader, then the graph), keyed by the values
+        and their types (1 and True are equal in Python, not here), except where a value
+        is a float zero (0.0 and -0.0 are equal, and each is kept as given)."""
+        key = None
+        if params:
+            values = tuple(params.values())
+            try:
+                key = (self.type_id, tuple(params), values, tuple(map(type, values)))
+                hit = _RESOLVED.get(key)
+            except TypeError:  # a list: not remembered
+                key = hit = None
+            if hit is not None:
+                return dict(hit[0]), list(hit[1])
+            if key is not None and float in key[3] and 0.0 in values and any(
+                    v == 0.0 and v.__class__ is float for v in values):
+                key = None
+        full, problems = resolve_params(self.type_id, self.param_map, params,
+                                        defaults=self._defaults)
+        if key is not None and list not in map(type, full.values()):
+            if len(_RESOLVED) >= 65536:
+                _RESOLVED.clear()
+            _RESOLVED[key] = (full.copy(), tuple(problems))
+        return full, problems
+
+
+_RESOLVED: dict[tuple, tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+
+def clear_resolved() -> None:
+    """Forget the remembered BlockSpec.resolve answers (benchmarks start cold)."""
+    _RESOLVED.clear()
 
 
 def resolve_params(owner: str, param_map: dict[str, Param], params: dict[str, Any] | None,
-                   known_as: str = "it has") -> tuple[dict[str, Any], list[str]]:
+                   known_as: str = "it has", defaults: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, Any], list[str]]:
     """Defaults filled in and every given value checked: (params, problems)."""
-    out = {name: p.default for name, p in param_map.items()}
+    out = dict(defaults) if defaults is not None else {n: p.default for n, p in param_map.items()}
     problems = []
     for name, value in (params or {}).items():
         p = param_map.get(name)

@@ -38,8 +38,15 @@ def freeze(params: dict[str, Any]) -> tuple:
 
 def node_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
     """Shape, size and cost of one block for the given input shapes (cached)."""
-    key = (type_id, freeze(params), tuple(in_shapes))
-    hit = _CACHE.get(key)
+    # The params' items as they come (a node's params are always in its spec's order, so
+    # sorting them bought nothing but time); a list value is unhashable and takes the
+    # slower frozen form.
+    key = (type_id, tuple(params.items()), tuple(in_shapes))
+    try:
+        hit = _CACHE.get(key)
+    except TypeError:
+        key = (type_id, freeze(params), tuple(in_shapes))
+        hit = _CACHE.get(key)
     if hit is not None:
         return hit
     stats = _measure(type_id, params, in_shapes)
@@ -50,10 +57,14 @@ def node_stats(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> 
 
 
 def clear_cache() -> None:
-    """Forget every measured block and composite instance (benchmarks start cold)."""
+    """Forget every measured block and composite instance, and every checked set of
+    params (benchmarks start cold)."""
+    from blocks.spec import clear_resolved
+
     from .composite import clear_instance_cache
     _CACHE.clear()
     clear_instance_cache()
+    clear_resolved()
 
 
 def checked(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats | None:
@@ -68,11 +79,11 @@ def checked(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> Nod
 
 
 def _measure(type_id: str, params: dict[str, Any], in_shapes: list[Shape]) -> NodeStats:
-    problem = checked(type_id, params, in_shapes)
-    if problem is not None:
-        return problem
+    spec = get_spec(type_id)
+    if spec.check is not None and spec.check(in_shapes, params):
+        return checked(type_id, params, in_shapes)  # (again, for its message and fix)
     try:
-        n = block_numbers(get_spec(type_id), in_shapes, params)
+        n = block_numbers(spec, in_shapes, params)
     except Exception as exc:  # noqa: BLE001 - what torch would say, when our checks did not foresee it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return NodeStats(None, error=f"{type_id}: cannot be built for input "

@@ -80,18 +80,20 @@ class DiGraph:
         if n in self._attrs:
             self._attrs[n].update(attr)
         else:
-            self._attrs[n] = dict(attr)
+            self._attrs[n] = attr  # a new dict already (** makes one)
             self._succ[n] = {}
             self._pred[n] = {}
 
     def add_edge(self, s, t, **attr) -> None:
-        for n in (s, t):
-            if n not in self._attrs:
-                self.add_node(n)
+        if s not in self._attrs:
+            self.add_node(s)
+        if t not in self._attrs:
+            self.add_node(t)
         d = self._succ[s].get(t)
         if d is None:
-            d = self._succ[s][t] = self._pred[t][s] = {}
-        d.update(attr)
+            self._succ[s][t] = self._pred[t][s] = attr
+        else:
+            d.update(attr)
 
     def remove_node(self, n) -> None:
         for t in self._succ.pop(n):

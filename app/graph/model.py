@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from blocks import REGISTRY
-from blocks.spec import Fix, Shape
+from blocks.spec import BlockSpec, Fix, Shape
 
 from ..textsafe import text_problem
 
 # networkx's names for the part of it we use, without its import time (see digraph.py)
 from . import digraph as nx
-from .analysis import NodeStats, fmt_shape
+from .analysis import NodeStats, fmt_shape, node_stats
 from .composite import MAX_REPEAT, Definition, Definitions, arity, get_kind, measure
 from .cost import would_exceed
 from .cycles import describe_cycle, find_cycle
@@ -181,7 +181,7 @@ class NetGraph:
     def add_node(self, type_id: str, params: dict[str, Any] | None = None, label: str = "",
                  pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None,
                  repeat: int = 1) -> str:
-        kind = self.kind(type_id)
+        kind = REGISTRY.get(type_id) or self.kind(type_id)
         if isinstance(kind, Definition) and self.owner and (
                 type_id == self.owner or self.owner in kind.uses()):
             raise GraphError(f"{type_id} contains {self.owner}, so it cannot go inside "
@@ -189,21 +189,24 @@ class NetGraph:
         full, errors = kind.resolve(params)
         if errors:
             raise GraphError("; ".join(errors))
-        if text_problem("the label", str(label or "")):
-            raise GraphError(text_problem("the label", str(label or "")))
-        self._check_repeat(type_id, repeat)
+        label = str(label or "")
+        if label and text_problem("the label", label):
+            raise GraphError(text_problem("the label", label))
+        if repeat.__class__ is not int or repeat != 1 or kind.__class__ is not BlockSpec:
+            self._check_repeat(type_id, repeat)  # (a single built-in block always passes)
         if node_id is None:
             node_id = self._new_id()
-        elif node_id in self.g:
+        elif node_id in self.g:  # (False for an unhashable id, refused below)
             raise GraphError(f"a node with id {node_id!r} already exists")
         if not isinstance(node_id, str) or not node_id:
             raise GraphError("a node id must be a non-empty string")
-        self.g.add_node(node_id, type=type_id, params=full, label=str(label or ""),
+        self.g.add_node(node_id, type=type_id, params=full, label=label,
                         pos=(float(pos[0]), float(pos[1])), repeat=repeat)
         self._structure_edited()
         self._dirty.add(node_id)
-        self._emit("node_added", node_id)
-        self._done()
+        self._events.append(("node_added", node_id))
+        if not self._batch:
+            self._done()
         return node_id
 
     def remove_node(self, node_id: str) -> None:
@@ -221,15 +224,16 @@ class NetGraph:
 
     def can_connect(self, src: str, dst: str, port: int | None = None) -> str | None:
         """Why src → dst (into port) is refused, or None when it is allowed."""
-        if src not in self.g or dst not in self.g:
+        if src not in self.g or dst not in self.g:  # (a node id can be anything hashable)
             return "both ends must be nodes of this graph"
         if src == dst:
             return "a node cannot feed itself"
-        spec = self.kind(self.g.nodes[dst]["type"])
+        t = self.g._attrs[dst]["type"]
+        spec = REGISTRY.get(t) or self.kind(t)
         inputs = arity(spec)
         if inputs == "none":
             return f"{dst} is an Input: it takes no incoming connection"
-        if self.g.has_edge(src, dst):
+        if dst in self.g._succ[src]:
             return f"{src} is already connected to {dst}"
         if not self._loading and nx.has_path(self.g, dst, src):
             return f"connecting {src} → {dst} would make a cycle ({dst} already feeds {src})"
@@ -240,7 +244,7 @@ class NetGraph:
                 return f"{dst} ({spec.type_id}) has a single input, port 0"
             if isinstance(spec, Definition) and port >= len(spec.inputs):
                 return f"{dst} ({spec.type_id}) has {len(spec.inputs)} inputs"
-            if any(p == port for _, p in self.inputs_of(dst)):
+            if any(d["port"] == port for d in self.g._pred[dst].values()):
                 return f"input {port + 1} of {dst} is already connected"
         elif inputs == "one" and self.g.in_degree(dst):
             return f"the input of {dst} is already connected — disconnect it first"
@@ -251,12 +255,13 @@ class NetGraph:
         if reason:
             raise GraphError(reason)
         if port is None:
-            port = self.free_port(dst)
+            port = self.free_port(dst) if self.g._pred[dst] else 0
         self.g.add_edge(src, dst, port=port)
         self._structure_edited()
         self._dirty.add(dst)
-        self._emit("edge_added", (src, dst, port))
-        self._done()
+        self._events.append(("edge_added", (src, dst, port)))
+        if not self._batch:
+            self._done()
         return port
 
     def disconnect(self, src: str, dst: str) -> int:
@@ -453,49 +458,67 @@ class NetGraph:
         if self._dirty:
             dirty, self._dirty = self._dirty, set()
             pos = self._positions()
-            heap = [(pos[n], n) for n in dirty if n in pos]
-            heapq.heapify(heap)
-            queued = {n for _, n in heap}
-            while heap:
-                _, n = heapq.heappop(heap)
-                new = self._measure(n)
-                old = self.info.get(n)
-                if new != old:
-                    self.info[n] = new
-                    changed.add(n)
-                    if new.problem:
-                        self._faulty.add(n)
-                    else:
-                        self._faulty.discard(n)
-                    if old is None or (old.output_shape, old.blocked or old.problem is not None) != (
-                            new.output_shape, new.blocked or new.problem is not None):
-                        for s in self.g.successors(n):
-                            if s not in queued:
-                                queued.add(s)
-                                heapq.heappush(heap, (pos[s], s))
+            if len(dirty) * 8 >= len(pos):
+                # much of the graph (a load, a new Input shape): walk the whole order once,
+                # cheaper than a heap; a successor always comes later in it
+                queued = dirty
+                for n in self.topological_order():
+                    if n in queued:
+                        self._remeasure(n, changed, queued, None, pos)
+            else:
+                heap = [(pos[n], n) for n in dirty if n in pos]
+                heapq.heapify(heap)
+                queued = {n for _, n in heap}
+                while heap:
+                    self._remeasure(heapq.heappop(heap)[1], changed, queued, heap, pos)
         if self._structure_changed or not changed.isdisjoint(self._open_ends()[1]):
             self._structure_changed = False
             self._check_whole_graph()
         return changed
 
+    def _remeasure(self, n: str, changed: set[str], queued: set[str], heap: list | None,
+                   pos: dict[str, int]) -> None:
+        """Measure n; when its output (or error state) changed, queue its successors (on
+        the heap, or for the walk in order when heap is None)."""
+        new = self._measure(n)
+        old = self.info.get(n)
+        if new == old:
+            return
+        self.info[n] = new
+        changed.add(n)
+        if new.problem:
+            self._faulty.add(n)
+        else:
+            self._faulty.discard(n)
+        if old is None or (old.output_shape, old.blocked or old.problem is not None) != (
+                new.output_shape, new.blocked or new.problem is not None):
+            for s in self.g._succ[n]:
+                if s not in queued:
+                    queued.add(s)
+                    if heap is not None:
+                        heapq.heappush(heap, (pos[s], s))
+
     def _measure(self, n: str) -> NodeInfo:
-        d = self.g.nodes[n]
-        spec = self.kind(d["type"])
+        d = self.g._attrs[n]
+        spec = REGISTRY.get(d["type"]) or self.kind(d["type"])
         if arity(spec) == "none":
             return self._measure_input(n, d)
-        ins = self.inputs_of(n)
-        if not ins:
+        pred = self.g._pred[n]
+        if not pred:
             return NodeInfo(None, problem=Problem(
                 n, f"{spec.type_id}: nothing is connected to its input — "
                    f"connect an output to it or delete it"))
+        info = self.info
         shapes = []
-        for src, _ in ins:
-            si = self.info.get(src)
+        for src, _ in (self.inputs_of(n) if len(pred) > 1 else ((next(iter(pred)), 0),)):
+            si = info.get(src)
             if si is None or si.output_shape is None:
                 return NodeInfo(None, blocked=True)
             shapes.append(si.output_shape)
-        st: NodeStats = measure(self.definitions, spec.type_id, d["params"], shapes,
-                                d.get("repeat", 1))
+        repeat = d.get("repeat", 1)
+        st: NodeStats = (node_stats(spec.type_id, d["params"], shapes)  # the common case
+                         if repeat == 1 and spec.__class__ is BlockSpec else
+                         measure(self.definitions, spec.type_id, d["params"], shapes, repeat))
         if st.error:
             return NodeInfo(None, problem=Problem(n, st.error, st.fix))
         return NodeInfo(st.output_shape, st.params, st.trainable_params, st.macs,
@@ -532,8 +555,9 @@ class NetGraph:
             raise GraphError(f"there is no node {node_id!r}")
 
     def _new_id(self) -> str:
-        i = self.g.number_of_nodes() + 1
-        while f"n{i}" in self.g:
+        nodes = self.g._attrs
+        i = len(nodes) + 1
+        while f"n{i}" in nodes:
             i += 1
         return f"n{i}"
 

@@ -169,7 +169,8 @@ class NodeItem(QGraphicsItem):
         repeat = d.get("repeat", 1)
         sig = (spec.color, len(spec.inputs), tuple(spec.exposed), spec.doc,
                graph.definitions.epoch) if composite else None
-        params = tuple(sorted((k, repr(v)) for k, v in d["params"].items()))
+        p = d["params"]  # (names, reprs): hashable, and 1, 1.0 and True differ
+        params = (tuple(p), tuple(map(repr, p.values())))
         key = (d["type"], d["label"], params, info.output_shape if info else None,
                info.params if info else 0, problem, bool(info and info.blocked), taken, repeat, sig)
         if key == self._key:

@@ -266,30 +266,39 @@ class Overview(QObject):
         nodes: list[tuple[NodeItem, bool, float]] = []
         selected_edges, others = [], []
         lines: dict[tuple[int, float], tuple[QColor, list]] = {}
+        plain_lines = None  # most edges: plain colour, opaque, not selected
         for item in items:
-            if isinstance(item, EdgeItem):
-                sel = item in chosen
-                if not (sel or item.muted or item.src in chosen or item.dst in chosen
+            cls = item.__class__
+            if cls is EdgeItem or (cls is not NodeItem and isinstance(item, EdgeItem)):
+                sel = bool(chosen) and item in chosen
+                if not (sel or item.muted or (chosen and (item.src in chosen or item.dst in chosen))
                         or item.opacity() != 1.0):
-                    color = plain_edge  # most edges: no calls for their colour
-                    key = (0, 1.0)
-                else:
-                    color = edge_color(sel, item.src in chosen or item.dst in chosen, item.muted)
-                    key = (color.rgba() or 1, item.opacity())
+                    if plain_lines is None:  # its group goes where it was first met
+                        plain_lines = []
+                        lines[(0, 1.0)] = (plain_edge, plain_lines)
+                    plain_lines.append(QLineF(item._p1, item._p2) if box else item.path)
+                    continue  # no calls for their colour
+                color = edge_color(sel, item.src in chosen or item.dst in chosen, item.muted)
+                key = (color.rgba() or 1, item.opacity())
                 shape = QLineF(item._p1, item._p2) if box else item.path
                 if sel:
                     selected_edges.append((shape, color))
                 else:
-                    lines.setdefault(key, (color, []))[1].append(shape)
-            elif isinstance(item, NodeItem):
-                selected = item in chosen
+                    group = lines.get(key)
+                    if group is None:
+                        group = lines[key] = (color, [])
+                    group[1].append(shape)
+            elif cls is NodeItem or isinstance(item, NodeItem):
+                selected = bool(chosen) and item in chosen
                 opacity = 0.5 if (item.blocked and not selected) or item.accepts is False else 1.0
                 nodes.append((item, selected, opacity))
                 if box and not item.composite:
                     key = (item.color.rgba(), bool(item.problem), selected, opacity)
+                    group = boxes.get(key)
+                    if group is None:
+                        group = boxes[key] = (item.color, [])
                     p = item.pos()
-                    boxes.setdefault(key, (item.color, []))[1].append(
-                        QRectF(p.x(), p.y(), WIDTH, item.height))
+                    group[1].append(QRectF(p.x(), p.y(), WIDTH, item.height))
             elif item.isVisible():
                 others.append(item)
         picture = QPicture()

@@ -85,6 +85,13 @@ class GraphScene(SceneDropsMixin, QGraphicsScene):
             self._selected_nodes = set()
             self.nodes, self.edges = {}, {}
             self._bounds = QRectF()
+            # One change of the whole scene rather than one rect per item: Qt then keeps
+            # no list of tens of thousands of rects to hand to `changed` (the zoomed-out
+            # cells, which listen to it, are dropped here anyway).
+            self.update()
+            overview = getattr(self, "_overview", None)
+            if overview is not None:
+                overview.invalidate()
             g = self.graph
             for n in g.g.nodes:
                 self._add_node(n)
