@@ -304,3 +304,28 @@ def test_the_scene_rect_holds_the_nodes_and_changes_only_when_they_near_its_edge
     s.update_scene_rect()
     assert s.sceneRect().contains(s.items_rect())
     assert s.sceneRect().width() <= s.items_rect().width() + 3 * 1200 + 1
+
+
+def test_a_new_theme_records_every_cell_again(big, qtbot):
+    """Zoomed out, the canvas is drawn from recorded cells: switching light/dark must not
+    leave the old theme's colours on screen."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.theme import apply_theme, theme
+    v = big.view
+    v.set_zoom(0.1)
+    v.centerOn(big.scene.items_rect().center())
+    qtbot.wait(50)
+    v.viewport().repaint()
+    ov = overview_module.overview_of(big.scene)
+    before = ov.recorded
+    was_dark = theme.colors.dark
+    try:
+        apply_theme(QApplication.instance(), "light" if was_dark else "dark")
+        v.viewport().repaint()
+        assert ov.recorded - before > 20  # the cells in view, all of them, recorded anew
+        img = v.viewport().grab().toImage()
+        corner = img.pixelColor(2, 2)  # empty canvas: the new theme's background
+        assert (corner.lightness() < 128) == (not was_dark)
+    finally:
+        apply_theme(QApplication.instance(), "dark" if was_dark else "light")

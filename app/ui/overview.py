@@ -20,10 +20,12 @@ from __future__ import annotations
 import gc
 import math
 import time
+import weakref
 
 from PySide6.QtCore import QLineF, QObject, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPicture, QPixmap
 from PySide6.QtWidgets import QStyleOptionGraphicsItem
+from shiboken6 import isValid
 
 from .edge_item import EdgeItem, edge_color, far_edge_pen
 from .node_item import FAR_SPILL, WIDTH, NodeItem, box_pen, paint_cards, paint_far
@@ -59,8 +61,20 @@ class Overview(QObject):
         self.recorded = 0  # cells recorded so far (for tests and benchmarks)
         self._last_change = 0.0
         self._edited: set = set()  # (detail, size, column, row) of big cells a small change dropped
-        scene.changed.connect(self._changed)
-        theme.changed.connect(self.invalidate)
+        # Neither connection names a method of this object: PySide then registers a dynamic
+        # slot on it, and a signal that reaches it while a closed window's scene is being
+        # destroyed failed with "Slot 'Overview::' not found" (seen once in a full test run).
+        # The scene's changes come through a function that looks the overview up first;
+        # the theme is read when drawing (a new theme's colours are a new object).
+        me = weakref.ref(self)
+
+        def scene_changed(rects):
+            overview = me()
+            if overview is not None and isValid(overview):
+                overview._changed(rects)
+
+        scene.changed.connect(scene_changed)
+        self._colors = theme.colors
 
     # ---- what changed ------------------------------------------------------------------
     def invalidate(self) -> None:
@@ -95,6 +109,9 @@ class Overview(QObject):
         painter's transform maps the scene to the device, `lod` pixels per scene unit.
         settled: draw whole big cells even just after an edit (a picture kept for long,
         as the minimap's, must look as a fresh drawing does)."""
+        if theme.colors is not self._colors:  # the theme changed: every cell is stale
+            self._colors = theme.colors
+            self.invalidate()
         size = next((s for s in LEVELS if s * lod >= MIN_CELL_PX), LEVELS[-1])
         if detail == "box":
             key = "box"
