@@ -2,7 +2,6 @@
 diagrams. app.export is imported only when an entry is used."""
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -103,8 +102,8 @@ class ExportMixin:
             else:
                 relay.done.emit((report, time.perf_counter() - t), None)
 
-        thread = threading.Thread(target=work, name="onnx-export", daemon=True)
-        thread.start()
+        from . import gc_guard
+        thread = gc_guard.start_thread(work, name="onnx-export")
         self._onnx_thread = thread
         if wait:
             thread.join()

@@ -214,8 +214,8 @@ class ImportMixin:
             except RuntimeError:  # the window closed meanwhile: nobody to tell
                 pass
 
-        self._import_thread = threading.Thread(target=work, name="import", daemon=True)
-        self._import_thread.start()
+        from . import gc_guard
+        self._import_thread = gc_guard.start_thread(work, name="import")
         return True
 
     def _import_done(self, request, result, error) -> None:

@@ -9,7 +9,6 @@ the graph, a moment after the last edit; an answer for an older snapshot is drop
 from __future__ import annotations
 
 import html
-import threading
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel
@@ -76,8 +75,9 @@ class MemoryStatus(QLabel):
         batch, optimizer, precision = self.settings()
         snapshot = project_from_dict(g.to_dict())  # the worker must not see edits
         self.setText(f"Train ×{batch}: estimating…")
-        threading.Thread(target=self._work, daemon=True, args=(
-            self._generation, snapshot, batch, optimizer, precision)).start()
+        from . import gc_guard
+        gc_guard.start_thread(self._work, self._generation, snapshot, batch, optimizer,
+                              precision, name="memory-estimate")
 
     def _work(self, generation, graph, batch, optimizer, precision) -> None:
         from app.train.memory import estimate_memory

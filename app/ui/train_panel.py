@@ -11,7 +11,6 @@ up in the panel's message line, never as an exception in the event loop.
 """
 from __future__ import annotations
 
-import gc
 import math
 import threading
 from typing import Any
@@ -62,35 +61,15 @@ SCHEDULE_NAMES = {"constant": "constant", "step": "step", "cosine": "cosine",
 
 # ---- the worker ------------------------------------------------------------------------
 
-_gc_timer: QTimer | None = None
-_runs = 0  # training runs going on in this process (several windows may train at once)
-
-
 def _collect_on_gui_thread_only(running: bool, owner: QObject) -> None:
-    """While a worker runs, Python's cyclic GC must not run on it: a collection there can
-    free Qt objects that belong to the GUI thread, which crashes (seen as a segfault in a
-    worker's "Garbage-collecting" frame). So automatic GC is off during runs and the GUI
-    thread collects every 2 s instead; it is back on when the last run ends."""
-    global _gc_timer, _runs
+    """While the training thread runs, Python's cyclic GC runs on the GUI thread only
+    (gc_guard says why: a collection in a worker can free Qt objects there)."""
+    from . import gc_guard
     if running:
-        _runs += 1
-        if _runs > 1:
-            return
-        gc.collect()
-        gc.disable()
-        if _gc_timer is None:
-            _gc_timer = QTimer()
-            _gc_timer.setInterval(2000)
-            _gc_timer.timeout.connect(gc.collect)
-        _gc_timer.start()
-    elif _runs > 0:
-        _runs -= 1
-        if _runs:
-            return
-        if _gc_timer is not None:
-            _gc_timer.stop()
-        gc.enable()
-        gc.collect()
+        gc_guard.begin()
+    else:
+        gc_guard.end()
+
 
 class TrainWorker(QObject):
     """Runs app.train.train in its thread; everything it says goes out as signals."""

@@ -53,8 +53,8 @@ def start() -> threading.Thread | None:
     """Import torch and its users in a background thread (once per process)."""
     global _thread
     if _thread is None and not all(m in sys.modules for m in MODULES):
-        _thread = threading.Thread(target=_load, name="netcanvas-warmup", daemon=True)
-        _thread.start()
+        from . import gc_guard
+        _thread = gc_guard.start_thread(_load, name="netcanvas-warmup")
     return _thread
 
 
